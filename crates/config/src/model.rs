@@ -1,0 +1,140 @@
+//! The validated config. Every value here has been checked; later stages may assume it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::Location;
+
+/// Default `[scheduler] max_workers`, as the seed's executor.
+pub const DEFAULT_MAX_WORKERS: usize = 10;
+/// Default page size asked of list functions.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
+/// Default MongoDB database, the one the control panel reads.
+pub const DEFAULT_DATABASE: &str = "ccp_db";
+/// Default source tag of a collection's documents.
+pub const DEFAULT_SOURCE: &str = "sync";
+/// Default deletion guard: a run may retire at most this share of a scope.
+pub const DEFAULT_MAX_RETIRE_SHARE: f64 = 0.5;
+
+/// A whole, validated `syncer.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Where the inventory lives.
+    pub store: StoreConfig,
+    /// Which plugins to load.
+    pub plugins: PluginsConfig,
+    /// Worker pool and defaults for jobs.
+    pub scheduler: SchedulerConfig,
+    /// The clouds, by name.
+    pub clouds: BTreeMap<String, CloudConfig>,
+    /// The collections, by name; each becomes one job per cloud.
+    pub collections: BTreeMap<String, CollectionConfig>,
+}
+
+/// Where the inventory lives.
+#[derive(Clone, PartialEq)]
+pub enum StoreConfig {
+    /// The embedded single-file store (the default).
+    Embedded {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// A MongoDB deployment.
+    Mongodb {
+        /// Connection string; may carry credentials, so never displayed.
+        uri: String,
+        /// Database name.
+        database: String,
+    },
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreConfig::Embedded { path } => f.debug_struct("Embedded").field("path", path).finish(),
+            StoreConfig::Mongodb { database, .. } => f
+                .debug_struct("Mongodb")
+                .field("uri", &"<redacted>")
+                .field("database", database)
+                .finish(),
+        }
+    }
+}
+
+/// `[plugins]`: which built-ins to enable and where dynamic plugins come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginsConfig {
+    /// Built-ins to enable; `None` means every built-in compiled into the binary.
+    pub builtin: Option<Vec<(String, Location)>>,
+    /// A directory whose every `*.so` is loaded as a plugin.
+    pub dir: Option<(PathBuf, Location)>,
+    /// Individual plugin libraries.
+    pub paths: Vec<(PathBuf, Location)>,
+    /// Names of built-ins that a dynamic plugin of the same name may replace.
+    pub replace_builtins: Vec<String>,
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerConfig {
+    /// Threads that run plugin calls.
+    pub max_workers: usize,
+    /// Page size for jobs that do not set one.
+    pub page_size: u32,
+    /// Timeout for jobs that do not set one; `None` means no timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// `[clouds.NAME]`: settings handed to plugins as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudConfig {
+    /// The cloud's name.
+    pub name: String,
+    /// Settings with `${NAME}` references resolved. May hold secrets.
+    pub settings: Map<String, Value>,
+    /// Where the table starts, for problems that plugins find in it.
+    pub location: Location,
+}
+
+/// `[collections.NAME]`: one inventory collection and the plugin function that fills it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionConfig {
+    /// The collection's name in the inventory.
+    pub name: String,
+    /// Plugin name.
+    pub plugin: String,
+    /// The plugin's list function.
+    pub function: String,
+    /// How often to sync.
+    pub interval: Duration,
+    /// The clouds to sync it from (all clouds when the key is absent).
+    pub clouds: Vec<String>,
+    /// Source tag of its documents.
+    pub source: String,
+    /// Page size asked of the plugin.
+    pub page_size: u32,
+    /// Per-run timeout.
+    pub timeout: Option<Duration>,
+    /// Deletion guard: the largest share of a scope one run may retire.
+    pub max_retire_share: f64,
+    /// Options passed to the plugin function as they are.
+    pub options: Map<String, Value>,
+    /// `false` keeps the table but runs no job.
+    pub enabled: bool,
+    /// Where the table starts; `.child("plugin")` etc. for its keys.
+    pub location: Location,
+    /// Where the `function` key stands (or the table, if absent).
+    pub function_location: Location,
+}
+
+impl Config {
+    /// The collections that run, in name order.
+    pub fn enabled_collections(&self) -> impl Iterator<Item = &CollectionConfig> {
+        self.collections.values().filter(|c| c.enabled)
+    }
+}
