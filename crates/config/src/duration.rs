@@ -13,7 +13,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("{EXPECTED}, found \"{text}\""));
         }
@@ -21,7 +23,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("{EXPECTED}, found \"{text}\""))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(1),
             "s" => Duration::from_secs(1),
@@ -59,7 +63,9 @@ mod tests {
 
     #[test]
     fn refuses_zero_and_nonsense() {
-        assert!(parse_duration("0s").unwrap_err().contains("longer than zero"));
+        assert!(parse_duration("0s")
+            .unwrap_err()
+            .contains("longer than zero"));
         for bad in ["abc", "", "10", "s", "10x", "1.5h", "-5s"] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.starts_with("expected a duration"), "{bad}: {err}");

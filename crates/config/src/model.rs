@@ -56,7 +56,9 @@ pub enum StoreConfig {
 impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreConfig::Embedded { path } => f.debug_struct("Embedded").field("path", path).finish(),
+            StoreConfig::Embedded { path } => {
+                f.debug_struct("Embedded").field("path", path).finish()
+            }
             StoreConfig::Mongodb { database, .. } => f
                 .debug_struct("Mongodb")
                 .field("uri", &"<redacted>")
@@ -99,6 +101,18 @@ pub struct CloudConfig {
     pub settings: Map<String, Value>,
     /// Where the table starts, for problems that plugins find in it.
     pub location: Location,
+    /// Where each top-level setting stands.
+    pub setting_locations: BTreeMap<String, Location>,
+}
+
+impl CloudConfig {
+    /// Where `key` stands, or the table if it is not a top-level key.
+    pub fn location_of(&self, key: &str) -> Location {
+        self.setting_locations
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.location.child(key))
+    }
 }
 
 /// `[collections.NAME]`: one inventory collection and the plugin function that fills it.
@@ -128,7 +142,9 @@ pub struct CollectionConfig {
     pub enabled: bool,
     /// Where the table starts; `.child("plugin")` etc. for its keys.
     pub location: Location,
-    /// Where the `function` key stands (or the table, if absent).
+    /// Where the `plugin` key stands.
+    pub plugin_location: Location,
+    /// Where the `function` key stands.
     pub function_location: Location,
 }
 

@@ -36,7 +36,11 @@ pub(crate) fn read(
             }]));
         }
     };
-    let base = path.parent().map(Path::to_owned).unwrap_or_default();
+    // Relative paths in the file are relative to the file, wherever syncer runs from.
+    let base = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_owned))
+        .unwrap_or_default();
     let config = reader.config(&root, &base);
     if reader.errors.is_empty() {
         Ok(config)
@@ -100,7 +104,11 @@ impl<'a> Reader<'a> {
             }),
             other => {
                 let found = other.type_name();
-                self.error(key, node.span().start, format!("expected a table, found {found}"));
+                self.error(
+                    key,
+                    node.span().start,
+                    format!("expected a table, found {found}"),
+                );
                 None
             }
         }
@@ -130,25 +138,43 @@ impl<'a> Reader<'a> {
             }
             other => {
                 let found = other.type_name();
-                self.error(&path, node.span().start, format!("expected a string, found {found}"));
+                self.error(
+                    &path,
+                    node.span().start,
+                    format!("expected a string, found {found}"),
+                );
                 None
             }
         }
     }
 
-    fn take_integer(&mut self, table: &mut TableRead<'_>, name: &str, min: i64, max: i64) -> Option<i64> {
+    fn take_integer(
+        &mut self,
+        table: &mut TableRead<'_>,
+        name: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         let node = &table.entries.remove(name)?.value;
         let path = join(&table.key, name);
         match node.get_ref() {
             Node::Integer(Some(i)) if (min..=max).contains(i) => Some(*i),
             Node::Integer(i) => {
                 let found = i.map_or_else(|| "a larger one".to_string(), |i| i.to_string());
-                self.error(&path, node.span().start, format!("expected an integer from {min} to {max}, found {found}"));
+                self.error(
+                    &path,
+                    node.span().start,
+                    format!("expected an integer from {min} to {max}, found {found}"),
+                );
                 None
             }
             other => {
                 let found = other.type_name();
-                self.error(&path, node.span().start, format!("expected an integer, found {found}"));
+                self.error(
+                    &path,
+                    node.span().start,
+                    format!("expected an integer, found {found}"),
+                );
                 None
             }
         }
@@ -161,7 +187,11 @@ impl<'a> Reader<'a> {
             other => {
                 let found = other.type_name();
                 let path = join(&table.key, name);
-                self.error(&path, node.span().start, format!("expected true or false, found {found}"));
+                self.error(
+                    &path,
+                    node.span().start,
+                    format!("expected true or false, found {found}"),
+                );
                 None
             }
         }
@@ -175,14 +205,22 @@ impl<'a> Reader<'a> {
             Node::Integer(Some(i)) => *i as f64,
             other => {
                 let found = other.type_name();
-                self.error(&path, node.span().start, format!("expected a share from 0.0 to 1.0, found {found}"));
+                self.error(
+                    &path,
+                    node.span().start,
+                    format!("expected a share from 0.0 to 1.0, found {found}"),
+                );
                 return None;
             }
         };
         if (0.0..=1.0).contains(&value) {
             Some(value)
         } else {
-            self.error(&path, node.span().start, format!("expected a share from 0.0 to 1.0, found {value}"));
+            self.error(
+                &path,
+                node.span().start,
+                format!("expected a share from 0.0 to 1.0, found {value}"),
+            );
             None
         }
     }
@@ -198,12 +236,20 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn take_string_list(&mut self, table: &mut TableRead<'_>, name: &str) -> Option<Vec<(String, Location)>> {
+    fn take_string_list(
+        &mut self,
+        table: &mut TableRead<'_>,
+        name: &str,
+    ) -> Option<Vec<(String, Location)>> {
         let node = &table.entries.remove(name)?.value;
         let path = join(&table.key, name);
         let Node::Array(items) = node.get_ref() else {
             let found = node.get_ref().type_name();
-            self.error(&path, node.span().start, format!("expected an array of strings, found {found}"));
+            self.error(
+                &path,
+                node.span().start,
+                format!("expected an array of strings, found {found}"),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -217,7 +263,11 @@ impl<'a> Reader<'a> {
                 }
                 other => {
                     let found = other.type_name();
-                    self.error(&path, item.span().start, format!("expected a string, found {found}"));
+                    self.error(
+                        &path,
+                        item.span().start,
+                        format!("expected a string, found {found}"),
+                    );
                 }
             }
         }
@@ -225,7 +275,11 @@ impl<'a> Reader<'a> {
     }
 
     /// A free-form table (cloud settings, job options) as JSON, with `${NAME}` resolved.
-    fn take_free_table(&mut self, table: &mut TableRead<'_>, name: &str) -> Option<Map<String, Value>> {
+    fn take_free_table(
+        &mut self,
+        table: &mut TableRead<'_>,
+        name: &str,
+    ) -> Option<Map<String, Value>> {
         let node = &table.entries.remove(name)?.value;
         let path = join(&table.key, name);
         self.free_table(&path, node)
@@ -236,7 +290,11 @@ impl<'a> Reader<'a> {
             Value::Object(map) => Some(map),
             _ => {
                 let found = node.get_ref().type_name();
-                self.error(path, node.span().start, format!("expected a table, found {found}"));
+                self.error(
+                    path,
+                    node.span().start,
+                    format!("expected a table, found {found}"),
+                );
                 None
             }
         }
@@ -268,7 +326,11 @@ impl<'a> Reader<'a> {
             Node::Boolean(b) => Value::Bool(*b),
             other => {
                 let found = other.type_name();
-                self.error(path, node.span().start, format!("{found} of this size or kind cannot be passed to a plugin"));
+                self.error(
+                    path,
+                    node.span().start,
+                    format!("{found} of this size or kind cannot be passed to a plugin"),
+                );
                 return None;
             }
         })
@@ -283,12 +345,15 @@ impl<'a> Reader<'a> {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
-                self.errors.push(location.error("unterminated `${` in an environment reference, expected `${NAME}`"));
+                self.errors
+                    .push(location.error(
+                        "unterminated `${` in an environment reference, expected `${NAME}`",
+                    ));
                 return None;
             };
             let name = &after[..end];
-            let valid = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 self.errors.push(location.error(format!(
                     "`${{{name}}}` is not an environment reference, expected `${{NAME}}` with letters, digits and `_`"
@@ -298,7 +363,8 @@ impl<'a> Reader<'a> {
             match (self.env)(name) {
                 Some(value) => out.push_str(&value),
                 None => {
-                    self.errors.push(location.error(format!("environment variable `{name}` is not set")));
+                    self.errors
+                        .push(location.error(format!("environment variable `{name}` is not set")));
                     return None;
                 }
             }
@@ -319,7 +385,7 @@ impl<'a> Reader<'a> {
             None => None,
         }
         .unwrap_or_else(|| StoreConfig::Embedded {
-            path: base.join("syncer-inventory.sqlite"),
+            path: resolve(base, "syncer-inventory.sqlite"),
         });
 
         let plugins = match top.entries.remove("plugins") {
@@ -371,7 +437,11 @@ impl<'a> Reader<'a> {
         self.finish(store);
         match (embedded, mongodb) {
             (Some(_), Some(Entry { key_at, .. })) => {
-                self.error("store", *key_at, "set one of `store.embedded` and `store.mongodb`, not both");
+                self.error(
+                    "store",
+                    *key_at,
+                    "set one of `store.embedded` and `store.mongodb`, not both",
+                );
                 None
             }
             (Some(Entry { value: e, .. }), None) => {
@@ -379,7 +449,12 @@ impl<'a> Reader<'a> {
                 let path = self.take_string(&mut t, "path");
                 self.finish(t);
                 Some(StoreConfig::Embedded {
-                    path: base.join(path.map(|p| p.0).unwrap_or_else(|| "syncer-inventory.sqlite".into())),
+                    path: resolve(
+                        base,
+                        &path
+                            .map(|p| p.0)
+                            .unwrap_or_else(|| "syncer-inventory.sqlite".into()),
+                    ),
                 })
             }
             (None, Some(Entry { value: m, .. })) => {
@@ -395,7 +470,9 @@ impl<'a> Reader<'a> {
                 };
                 Some(StoreConfig::Mongodb {
                     uri,
-                    database: database.map(|d| d.0).unwrap_or_else(|| DEFAULT_DATABASE.into()),
+                    database: database
+                        .map(|d| d.0)
+                        .unwrap_or_else(|| DEFAULT_DATABASE.into()),
                 })
             }
             (None, None) => None,
@@ -403,16 +480,20 @@ impl<'a> Reader<'a> {
     }
 
     fn plugins(&mut self, node: &Spanned<Node>, base: &Path) -> Option<PluginsConfig> {
-        let mut t = self.table("plugins", node, &["builtin", "dir", "paths", "replace_builtins"])?;
+        let mut t = self.table(
+            "plugins",
+            node,
+            &["builtin", "dir", "paths", "replace_builtins"],
+        )?;
         let builtin = self.take_string_list(&mut t, "builtin");
         let dir = self
             .take_string(&mut t, "dir")
-            .map(|(d, loc)| (base.join(d), loc));
+            .map(|(d, loc)| (resolve(base, &d), loc));
         let paths = self
             .take_string_list(&mut t, "paths")
             .unwrap_or_default()
             .into_iter()
-            .map(|(p, loc)| (base.join(p), loc))
+            .map(|(p, loc)| (resolve(base, &p), loc))
             .collect();
         let replace_builtins = self
             .take_string_list(&mut t, "replace_builtins")
@@ -436,7 +517,9 @@ impl<'a> Reader<'a> {
         let timeout = self.take_duration(&mut t, "timeout");
         self.finish(t);
         Some(SchedulerConfig {
-            max_workers: max_workers.map(|n| n as usize).unwrap_or(DEFAULT_MAX_WORKERS),
+            max_workers: max_workers
+                .map(|n| n as usize)
+                .unwrap_or(DEFAULT_MAX_WORKERS),
             page_size: page_size.map(|n| n as u32).unwrap_or(DEFAULT_PAGE_SIZE),
             timeout,
         })
@@ -453,12 +536,22 @@ impl<'a> Reader<'a> {
             let path = join("clouds", name);
             if let Some(settings) = self.free_table(&path, value) {
                 let location = self.location(&path, value.span().start);
+                let setting_locations = match value.get_ref() {
+                    Node::Table(table) => table
+                        .iter()
+                        .map(|(key, entry)| {
+                            (key.clone(), self.location(&join(&path, key), entry.key_at))
+                        })
+                        .collect(),
+                    _ => BTreeMap::new(),
+                };
                 clouds.insert(
                     name.to_owned(),
                     CloudConfig {
                         name: name.to_owned(),
                         settings,
                         location,
+                        setting_locations,
                     },
                 );
             }
@@ -506,7 +599,11 @@ impl<'a> Reader<'a> {
             let enabled = self.take_bool(&mut c, "enabled");
             self.finish(c);
 
-            for (key, present) in [("plugin", plugin.is_some()), ("function", function.is_some()), ("interval", interval.is_some())] {
+            for (key, present) in [
+                ("plugin", plugin.is_some()),
+                ("function", function.is_some()),
+                ("interval", interval.is_some()),
+            ] {
                 if !present && !self.errors.iter().any(|e| e.key == join(&path, key)) {
                     self.errors.push(location.child(key).error(match key {
                         "interval" => r#"missing key, expected a duration like "15m""#,
@@ -527,11 +624,16 @@ impl<'a> Reader<'a> {
                             let known: Vec<_> = clouds.keys().map(String::as_str).collect();
                             self.errors.push(loc.error(format!(
                                 "no cloud named `{cloud}`, expected one of: {}",
-                                if known.is_empty() { "(no [clouds] defined)".to_string() } else { known.join(", ") }
+                                if known.is_empty() {
+                                    "(no [clouds] defined)".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
                             )));
                         }
                         if !seen.insert(cloud.clone()) {
-                            self.errors.push(loc.error(format!("cloud `{cloud}` is listed twice")));
+                            self.errors
+                                .push(loc.error(format!("cloud `{cloud}` is listed twice")));
                         }
                     }
                     list.into_iter().map(|(c, _)| c).collect()
@@ -540,9 +642,17 @@ impl<'a> Reader<'a> {
             };
             let enabled = enabled.unwrap_or(true);
             if enabled && cloud_names.is_empty() && clouds.is_empty() {
-                self.errors.push(location.error("no clouds to sync from, expected at least one [clouds.NAME] table"));
+                self.errors
+                    .push(location.error(
+                        "no clouds to sync from, expected at least one [clouds.NAME] table",
+                    ));
             }
-            let (Some((plugin, _)), Some((function, function_location)), Some(interval)) = (plugin, function, interval) else {
+            let (
+                Some((plugin, plugin_location)),
+                Some((function, function_location)),
+                Some(interval),
+            ) = (plugin, function, interval)
+            else {
                 continue;
             };
             out.insert(
@@ -560,6 +670,7 @@ impl<'a> Reader<'a> {
                     options: options.unwrap_or_default(),
                     enabled,
                     location,
+                    plugin_location,
                     function_location,
                 },
             );
@@ -574,4 +685,9 @@ fn join(parent: &str, key: &str) -> String {
     } else {
         format!("{parent}.{key}")
     }
+}
+
+/// `path` relative to `base` (absolute paths stay), without `.` components.
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    base.join(path).components().collect()
 }

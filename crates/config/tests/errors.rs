@@ -88,7 +88,9 @@ fn bad_intervals_are_refused() {
     let abc = GOOD.replace("\"15m\"", "\"abc\"");
     assert_eq!(
         errors(&abc),
-        vec![r#"syncer.toml:15: collections.Item.interval: expected a duration like "90s", "15m" or "1h" (units ms, s, m, h, d), found "abc""#]
+        vec![
+            r#"syncer.toml:15: collections.Item.interval: expected a duration like "90s", "15m" or "1h" (units ms, s, m, h, d), found "abc""#
+        ]
     );
 }
 
@@ -125,7 +127,11 @@ clouds = ["demo", "nowhere"]
 fn broken_toml_names_the_line() {
     let errs = errors("[store\npath = 1\n");
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].starts_with("syncer.toml:1: not valid TOML"), "{}", errs[0]);
+    assert!(
+        errs[0].starts_with("syncer.toml:1: not valid TOML"),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]
@@ -134,7 +140,9 @@ fn an_unknown_section_is_an_error() {
     let errs = errors(&text);
     assert_eq!(errs.len(), 1);
     assert!(
-        errs[0].starts_with("syncer.toml:18: colections: unknown key, expected one of: store, plugins"),
+        errs[0].starts_with(
+            "syncer.toml:18: colections: unknown key, expected one of: store, plugins"
+        ),
         "{}",
         errs[0]
     );
@@ -142,7 +150,10 @@ fn an_unknown_section_is_an_error() {
 
 #[test]
 fn env_values_never_appear_in_errors() {
-    let text = GOOD.replace("count = 10", "count = \"${DEMO_PASSWORD}\"\n[clouds.demo.x]\ny = \"${NOPE}\"");
+    let text = GOOD.replace(
+        "count = 10",
+        "count = \"${DEMO_PASSWORD}\"\n[clouds.demo.x]\ny = \"${NOPE}\"",
+    );
     for e in errors(&text) {
         assert!(!e.contains("s3cret"), "{e}");
     }

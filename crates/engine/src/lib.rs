@@ -147,7 +147,11 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn execute(&mut self, pages: &mut dyn PageSource) -> Result<Outcome, String> {
-        let known = self.store.scope_state(self.scope).await.map_err(store_error)?;
+        let known = self
+            .store
+            .scope_state(self.scope)
+            .await
+            .map_err(store_error)?;
         let mut seen: HashSet<String> = HashSet::with_capacity(known.len());
         let mut batch = Vec::with_capacity(self.options.batch_size);
 
@@ -158,7 +162,10 @@ impl Run<'_> {
                 Err(error) => {
                     // Keep what was listed so far (each document whole); retire nothing.
                     self.flush(&mut batch).await?;
-                    return Err(format!("listing failed after {} pages: {error}", self.run.pages));
+                    return Err(format!(
+                        "listing failed after {} pages: {error}",
+                        self.run.pages
+                    ));
                 }
             };
             self.run.pages += 1;
@@ -186,16 +193,32 @@ impl Run<'_> {
 
         let outcome = self.retire_unseen(&known, &seen).await?;
         if self.run.write_errors > 0 {
-            return Err(format!("{} documents could not be written", self.run.write_errors));
+            return Err(format!(
+                "{} documents could not be written",
+                self.run.write_errors
+            ));
         }
         Ok(outcome)
     }
 
     /// The write a listed resource needs, if any.
-    fn plan(&mut self, listed: Listed, known: &HashMap<String, Known>, now: UtcMillis) -> Option<Write> {
-        let Listed { resource, source_id } = listed;
+    fn plan(
+        &mut self,
+        listed: Listed,
+        known: &HashMap<String, Known>,
+        now: UtcMillis,
+    ) -> Option<Write> {
+        let Listed {
+            resource,
+            source_id,
+        } = listed;
         let mut cloud_meta = resource.cloud_meta;
-        let hash = content_hash(&resource.name, &resource.project_id, &source_id, &cloud_meta);
+        let hash = content_hash(
+            &resource.name,
+            &resource.project_id,
+            &source_id,
+            &cloud_meta,
+        );
         let previous = known.get(&resource.reference_id);
         if let Some(k) = previous {
             if k.hash == hash && k.active == 1 {
@@ -260,7 +283,11 @@ impl Run<'_> {
             return Ok(());
         }
         let writes = std::mem::take(batch);
-        let result = self.store.write_batch(self.scope, writes).await.map_err(store_error)?;
+        let result = self
+            .store
+            .write_batch(self.scope, writes)
+            .await
+            .map_err(store_error)?;
         for (reference_id, reason) in &result.failed {
             tracing::error!(collection = %self.scope.collection, %reference_id, %reason, "document not written");
         }
@@ -268,7 +295,11 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn retire_unseen(&mut self, known: &HashMap<String, Known>, seen: &HashSet<String>) -> Result<Outcome, String> {
+    async fn retire_unseen(
+        &mut self,
+        known: &HashMap<String, Known>,
+        seen: &HashSet<String>,
+    ) -> Result<Outcome, String> {
         let active = known.values().filter(|k| k.active == 1).count();
         let mut gone: Vec<String> = known
             .iter()

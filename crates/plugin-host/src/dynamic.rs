@@ -32,8 +32,12 @@ pub(crate) fn load(path: &Path) -> Result<DynamicPlugin, LoadError> {
     };
     // SAFETY: loading a library runs its initialisers. Plugin libraries are operator-
     // configured code, trusted like the host binary itself.
-    let library = unsafe { libloading::Library::new(path) }
-        .map_err(|e| fail(format!("not a loadable library: {}", first_line(&e.to_string()))))?;
+    let library = unsafe { libloading::Library::new(path) }.map_err(|e| {
+        fail(format!(
+            "not a loadable library: {}",
+            dl_reason(path, &e.to_string())
+        ))
+    })?;
     let library: &'static libloading::Library = Box::leak(Box::new(library));
 
     // SAFETY: the symbol's type is fixed by the ABI; only its presence is unknown.
@@ -55,8 +59,13 @@ pub(crate) fn load(path: &Path) -> Result<DynamicPlugin, LoadError> {
     }
 
     // SAFETY: same ABI version, so the entry symbol has the type the ABI gives it.
-    let entry: libloading::Symbol<'_, EntryFn> = unsafe { library.get(abi::ENTRY_SYMBOL.as_bytes()) }
-        .map_err(|_| fail(format!("the library exports no `{}` symbol", abi::ENTRY_SYMBOL)))?;
+    let entry: libloading::Symbol<'_, EntryFn> =
+        unsafe { library.get(abi::ENTRY_SYMBOL.as_bytes()) }.map_err(|_| {
+            fail(format!(
+                "the library exports no `{}` symbol",
+                abi::ENTRY_SYMBOL
+            ))
+        })?;
     let host = HostApi {
         size: std::mem::size_of::<HostApi>(),
         abi_version: ABI_VERSION,
@@ -70,7 +79,9 @@ pub(crate) fn load(path: &Path) -> Result<DynamicPlugin, LoadError> {
     let vtable = unsafe { entry(&host) };
     // SAFETY: a non-null pointer from the entry export points to the plugin's static table.
     let Some(vtable) = (unsafe { vtable.as_ref() }) else {
-        return Err(fail("the plugin's entry function failed (it returned no function table)".into()));
+        return Err(fail(
+            "the plugin's entry function failed (it returned no function table)".into(),
+        ));
     };
     if vtable.abi_version != ABI_VERSION || vtable.size < std::mem::size_of::<PluginVTable>() {
         return Err(fail(format!(
@@ -98,8 +109,12 @@ impl DynamicPlugin {
         function: unsafe extern "C" fn(StrRef) -> OwnedBuf,
         request: &Req,
     ) -> Result<Resp, PluginError> {
-        let bytes = serde_json::to_vec(request)
-            .map_err(|e| PluginError::new(ErrorKind::Internal, format!("request not serialisable: {e}")))?;
+        let bytes = serde_json::to_vec(request).map_err(|e| {
+            PluginError::new(
+                ErrorKind::Internal,
+                format!("request not serialisable: {e}"),
+            )
+        })?;
         self.call_raw(|| {
             // SAFETY: `bytes` lives across the call; the export only borrows it.
             unsafe { function(StrRef::new(&bytes)) }
@@ -114,13 +129,24 @@ impl DynamicPlugin {
         let buf = call();
         let reply = {
             // SAFETY: the plugin returned a live buffer of `len` initialised bytes.
-            let bytes = unsafe { StrRef { ptr: buf.ptr, len: buf.len }.as_bytes() };
+            let bytes = unsafe {
+                StrRef {
+                    ptr: buf.ptr,
+                    len: buf.len,
+                }
+                .as_bytes()
+            };
             serde_json::from_slice::<Reply<Resp>>(bytes)
         };
         // SAFETY: the buffer came from this plugin and is returned exactly once.
         unsafe { (self.vtable.free_buf)(buf) };
         reply
-            .map_err(|e| PluginError::new(ErrorKind::Internal, format!("malformed reply from the plugin: {e}")))?
+            .map_err(|e| {
+                PluginError::new(
+                    ErrorKind::Internal,
+                    format!("malformed reply from the plugin: {e}"),
+                )
+            })?
             .into()
     }
 }
@@ -158,10 +184,18 @@ extern "C" fn host_log(level: u32, target: StrRef, message: StrRef) {
         let target = String::from_utf8_lossy(target);
         let message = String::from_utf8_lossy(message);
         match level_from_u32(level) {
-            Some(tracing::Level::ERROR) => tracing::error!(target: "syncer::plugin", plugin_target = %target, "{message}"),
-            Some(tracing::Level::WARN) => tracing::warn!(target: "syncer::plugin", plugin_target = %target, "{message}"),
-            Some(tracing::Level::INFO) => tracing::info!(target: "syncer::plugin", plugin_target = %target, "{message}"),
-            Some(tracing::Level::DEBUG) => tracing::debug!(target: "syncer::plugin", plugin_target = %target, "{message}"),
+            Some(tracing::Level::ERROR) => {
+                tracing::error!(target: "syncer::plugin", plugin_target = %target, "{message}")
+            }
+            Some(tracing::Level::WARN) => {
+                tracing::warn!(target: "syncer::plugin", plugin_target = %target, "{message}")
+            }
+            Some(tracing::Level::INFO) => {
+                tracing::info!(target: "syncer::plugin", plugin_target = %target, "{message}")
+            }
+            Some(tracing::Level::DEBUG) => {
+                tracing::debug!(target: "syncer::plugin", plugin_target = %target, "{message}")
+            }
             _ => tracing::trace!(target: "syncer::plugin", plugin_target = %target, "{message}"),
         }
     });
@@ -178,13 +212,21 @@ pub fn libraries_in(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         .map(|e| e.path())
         .filter(|p| {
             p.is_file()
-                && matches!(p.extension().and_then(|e| e.to_str()), Some(std::env::consts::DLL_EXTENSION))
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some(std::env::consts::DLL_EXTENSION)
+                )
         })
         .collect();
     paths.sort();
     Ok(paths)
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
+/// The loader's reason without the path it repeats: `"/x.so: file too short"` ->
+/// `"file too short"`.
+fn dl_reason<'a>(path: &Path, message: &'a str) -> &'a str {
+    let line = message.lines().next().unwrap_or(message);
+    line.split_once(&format!("{}: ", path.display()))
+        .map(|(_, reason)| reason)
+        .unwrap_or(line)
 }

@@ -122,7 +122,11 @@ impl LoadedPlugin {
         Self::checked(manifest, Origin::Dynamic(path), Arc::new(plugin))
     }
 
-    fn checked(manifest: Manifest, origin: Origin, plugin: Arc<dyn Plugin>) -> Result<Self, LoadError> {
+    fn checked(
+        manifest: Manifest,
+        origin: Origin,
+        plugin: Arc<dyn Plugin>,
+    ) -> Result<Self, LoadError> {
         let bad = |reason: String| LoadError::BadManifest {
             origin: origin.clone(),
             reason,
@@ -148,7 +152,10 @@ impl LoadedPlugin {
         let mut names = std::collections::BTreeSet::new();
         for function in &manifest.functions {
             if !valid_name(&function.name) {
-                return Err(bad(format!("function name `{}` is not valid", function.name)));
+                return Err(bad(format!(
+                    "function name `{}` is not valid",
+                    function.name
+                )));
             }
             if !names.insert(&function.name) {
                 return Err(bad(format!("function `{}` is listed twice", function.name)));
@@ -192,7 +199,10 @@ impl Registry {
     /// Loads what `config` asks for: the enabled built-ins out of `builtins`, then every
     /// dynamic library of `config.dir` and `config.paths`. Returns every problem found,
     /// not only the first.
-    pub fn load(config: &PluginsConfig, builtins: Vec<Arc<dyn Plugin>>) -> Result<Self, Vec<LoadError>> {
+    pub fn load(
+        config: &PluginsConfig,
+        builtins: Vec<Arc<dyn Plugin>>,
+    ) -> Result<Self, Vec<LoadError>> {
         let mut errors = Vec::new();
         let mut registry = Registry::default();
 
@@ -296,10 +306,14 @@ impl Registry {
         for collection in config.enabled_collections() {
             let Some(plugin) = self.get(&collection.plugin) else {
                 let known: Vec<_> = self.plugins.keys().map(String::as_str).collect();
-                errors.push(collection.location.child("plugin").error(format!(
+                errors.push(collection.plugin_location.error(format!(
                     "no plugin named `{}` is loaded, loaded plugins: {}",
                     collection.plugin,
-                    if known.is_empty() { "(none)".into() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "(none)".into()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
                 continue;
             };
@@ -313,7 +327,11 @@ impl Registry {
                         .filter(|f| f.kind == FunctionKind::List)
                         .map(|f| f.name.as_str())
                         .collect();
-                    let what = if found.is_some() { "is a get function, not a list function" } else { "does not exist" };
+                    let what = if found.is_some() {
+                        "is a get function, not a list function"
+                    } else {
+                        "does not exist"
+                    };
                     errors.push(collection.function_location.error(format!(
                         "function `{}.{}` {what}, list functions of `{}`: {}",
                         collection.plugin,
@@ -329,7 +347,9 @@ impl Registry {
             }
         }
         for (cloud, plugins) in served {
-            let Some(cloud_config) = config.clouds.get(cloud) else { continue };
+            let Some(cloud_config) = config.clouds.get(cloud) else {
+                continue;
+            };
             let cloud_ref = CloudRef {
                 name: cloud.to_owned(),
                 settings: cloud_config.settings.clone(),
@@ -338,8 +358,7 @@ impl Registry {
                 for problem in self.plugins[name].check_cloud(&cloud_ref) {
                     errors.push(
                         cloud_config
-                            .location
-                            .child(&problem.key)
+                            .location_of(&problem.key)
                             .error(format!("plugin `{name}`: {}", problem.message)),
                     );
                 }

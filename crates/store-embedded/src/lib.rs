@@ -58,7 +58,10 @@ impl EmbeddedStore {
     /// Opens (creating if needed) the store file at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let fail = |e: rusqlite::Error| {
-            StoreError::Unavailable(format!("cannot open the embedded store {}: {e}", path.display()))
+            StoreError::Unavailable(format!(
+                "cannot open the embedded store {}: {e}",
+                path.display()
+            ))
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -66,9 +69,12 @@ impl EmbeddedStore {
             })?;
         }
         let conn = Connection::open(path).map_err(fail)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
         Ok(EmbeddedStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -115,15 +121,28 @@ impl Store for EmbeddedStore {
                 "SELECT reference_id, hash, active FROM documents
                  WHERE collection = ?1 AND cloud = ?2 AND source = ?3",
             )?;
-            let rows = stmt.query_map(params![scope.collection, scope.cloud, scope.source], |row| {
-                Ok((row.get::<_, String>(0)?, Known { hash: row.get(1)?, active: row.get(2)? }))
-            })?;
+            let rows = stmt.query_map(
+                params![scope.collection, scope.cloud, scope.source],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        Known {
+                            hash: row.get(1)?,
+                            active: row.get(2)?,
+                        },
+                    ))
+                },
+            )?;
             rows.collect()
         })
         .await
     }
 
-    async fn write_batch(&self, scope: &Scope, writes: Vec<Write>) -> Result<BatchResult, StoreError> {
+    async fn write_batch(
+        &self,
+        scope: &Scope,
+        writes: Vec<Write>,
+    ) -> Result<BatchResult, StoreError> {
         let scope = scope.clone();
         self.with(move |conn| {
             let tx = conn.transaction()?;
@@ -199,7 +218,13 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn retire(&self, scope: &Scope, reference_ids: &[String], at: UtcMillis, run_id: &str) -> Result<u64, StoreError> {
+    async fn retire(
+        &self,
+        scope: &Scope,
+        reference_ids: &[String],
+        at: UtcMillis,
+        run_id: &str,
+    ) -> Result<u64, StoreError> {
         let scope = scope.clone();
         let ids = reference_ids.to_vec();
         let run_id = run_id.to_owned();
@@ -247,7 +272,9 @@ impl Store for EmbeddedStore {
             .await?;
         records
             .iter()
-            .map(|r| serde_json::from_str(r).map_err(|e| StoreError::Corrupt(format!("run record: {e}"))))
+            .map(|r| {
+                serde_json::from_str(r).map_err(|e| StoreError::Corrupt(format!("run record: {e}")))
+            })
             .collect()
     }
 
@@ -294,8 +321,9 @@ impl Store for EmbeddedStore {
             .await?;
         docs.into_iter()
             .map(|(mut doc, meta)| {
-                doc.cloud_meta = serde_json::from_str(&meta)
-                    .map_err(|e| StoreError::Corrupt(format!("cloud_meta of {}: {e}", doc.reference_id)))?;
+                doc.cloud_meta = serde_json::from_str(&meta).map_err(|e| {
+                    StoreError::Corrupt(format!("cloud_meta of {}: {e}", doc.reference_id))
+                })?;
                 Ok(doc.to_export_json())
             })
             .collect()

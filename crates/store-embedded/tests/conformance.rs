@@ -16,6 +16,8 @@ async fn committed_batches_survive_reopening() {
     syncer_store::conformance::insert_and_read_state(&store).await;
     drop(store);
     let reopened = EmbeddedStore::open(&dir.path().join("inventory.sqlite")).unwrap();
-    let docs = syncer_store::Store::export(&reopened, "Widget").await.unwrap();
+    let docs = syncer_store::Store::export(&reopened, "Widget")
+        .await
+        .unwrap();
     assert_eq!(docs.len(), 3);
 }

@@ -97,19 +97,33 @@ async fn exported(store: &dyn Store, scope: &Scope, id: &str) -> serde_json::Val
         .await
         .unwrap()
         .into_iter()
-        .find(|d| d["cloud"] == scope.cloud.as_str() && d["source"] == scope.source.as_str() && d["reference_id"] == id)
+        .find(|d| {
+            d["cloud"] == scope.cloud.as_str()
+                && d["source"] == scope.source.as_str()
+                && d["reference_id"] == id
+        })
         .unwrap_or_else(|| panic!("{id} not exported"))
 }
 
 /// Inserted documents show in the scope's state with their hash and `active = 1`.
 pub async fn insert_and_read_state(store: &dyn Store) {
     let s = scope("c1", "sync");
-    store.prepare(&[s.collection.clone()]).await.unwrap();
+    store.prepare(std::slice::from_ref(&s.collection)).await.unwrap();
     insert(store, &s, &["a", "b", "c"]).await;
     let state = store.scope_state(&s).await.unwrap();
     assert_eq!(state.len(), 3);
-    assert_eq!(state["b"], Known { hash: "h-b".into(), active: 1 });
-    assert!(store.scope_state(&scope("c2", "sync")).await.unwrap().is_empty());
+    assert_eq!(
+        state["b"],
+        Known {
+            hash: "h-b".into(),
+            active: 1
+        }
+    );
+    assert!(store
+        .scope_state(&scope("c2", "sync"))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// An update rewrites content but keeps `uuid` and `created_at`.
@@ -117,7 +131,10 @@ pub async fn update_changes_content_and_keeps_identity(store: &dyn Store) {
     let s = scope("c1", "sync");
     insert(store, &s, &["a"]).await;
     let before = exported(store, &s, "a").await;
-    let result = store.write_batch(&s, vec![update("a", "h-a2")]).await.unwrap();
+    let result = store
+        .write_batch(&s, vec![update("a", "h-a2")])
+        .await
+        .unwrap();
     assert_eq!(result.applied, 1);
     let after = exported(store, &s, "a").await;
     assert_eq!(after["uuid"], before["uuid"]);
@@ -127,7 +144,10 @@ pub async fn update_changes_content_and_keeps_identity(store: &dyn Store) {
     assert_eq!(after["cloud_meta"], json!({"id": "a", "changed": true}));
     assert_eq!(after["sync"]["hash"], "h-a2");
     assert_eq!(after["sync"]["run_id"], "run-2");
-    assert_eq!(after["updated_at"], json!({"$date": "2023-11-14T22:15:00.000Z"}));
+    assert_eq!(
+        after["updated_at"],
+        json!({"$date": "2023-11-14T22:15:00.000Z"})
+    );
 }
 
 /// Retiring touches only the named documents of the scope, and repeating it is a no-op.
@@ -145,11 +165,19 @@ pub async fn retire_is_scoped_and_repeatable(store: &dyn Store) {
     assert_eq!(store.scope_state(&mine).await.unwrap()["a"].active, -1);
     assert_eq!(store.scope_state(&mine).await.unwrap()["b"].active, 1);
     for s in [&other_cloud, &other_source] {
-        assert!(store.scope_state(s).await.unwrap().values().all(|k| k.active == 1));
+        assert!(store
+            .scope_state(s)
+            .await
+            .unwrap()
+            .values()
+            .all(|k| k.active == 1));
     }
     let retired = exported(store, &mine, "a").await;
     assert_eq!(retired["active"], -1);
-    assert_eq!(retired["terminated_at"], json!({"$date": "2023-11-14T22:16:40.000Z"}));
+    assert_eq!(
+        retired["terminated_at"],
+        json!({"$date": "2023-11-14T22:16:40.000Z"})
+    );
 }
 
 /// An update of a retired document brings it back: same `uuid`, `active = 1`,
@@ -158,8 +186,14 @@ pub async fn update_reactivates_a_retired_document(store: &dyn Store) {
     let s = scope("c1", "sync");
     insert(store, &s, &["a"]).await;
     let uuid = exported(store, &s, "a").await["uuid"].clone();
-    store.retire(&s, &["a".into()], UtcMillis(1_700_000_200_000), "run-3").await.unwrap();
-    store.write_batch(&s, vec![update("a", "h-a3")]).await.unwrap();
+    store
+        .retire(&s, &["a".into()], UtcMillis(1_700_000_200_000), "run-3")
+        .await
+        .unwrap();
+    store
+        .write_batch(&s, vec![update("a", "h-a3")])
+        .await
+        .unwrap();
     let back = exported(store, &s, "a").await;
     assert_eq!(back["uuid"], uuid);
     assert_eq!(back["active"], 1);
@@ -170,7 +204,7 @@ pub async fn update_reactivates_a_retired_document(store: &dyn Store) {
 /// batch is applied.
 pub async fn one_bad_statement_fails_alone(store: &dyn Store) {
     let s = scope("c1", "sync");
-    store.prepare(&[s.collection.clone()]).await.unwrap();
+    store.prepare(std::slice::from_ref(&s.collection)).await.unwrap();
     insert(store, &s, &["a"]).await;
     let writes = vec![
         Write::Insert(Box::new(doc(&s, "b", "h-b"))),
@@ -197,7 +231,11 @@ pub async fn runs_are_recorded_newest_first(store: &dyn Store) {
         source: "sync".into(),
         started_at: UtcMillis(1_700_000_000_000 + n * 1000),
         duration_ms: 12,
-        outcome: if n == 2 { Outcome::Failed } else { Outcome::Succeeded },
+        outcome: if n == 2 {
+            Outcome::Failed
+        } else {
+            Outcome::Succeeded
+        },
         listed: 10,
         inserted: n as u64,
         updated: 0,
@@ -221,7 +259,10 @@ pub async fn runs_are_recorded_newest_first(store: &dyn Store) {
     assert_eq!(exported[0]["run_id"], "run-1");
     assert_eq!(exported[1]["outcome"], "failed");
     assert_eq!(exported[1]["error"], "boom");
-    assert_eq!(exported[0]["started_at"], json!({"$date": "2023-11-14T22:13:21.000Z"}));
+    assert_eq!(
+        exported[0]["started_at"],
+        json!({"$date": "2023-11-14T22:13:21.000Z"})
+    );
 }
 
 /// Export shows every field of DESIGN.md section 5, ordered by cloud, source, id.
@@ -231,7 +272,13 @@ pub async fn export_is_ordered_and_shaped(store: &dyn Store) {
     let docs = store.export("Widget").await.unwrap();
     let order: Vec<String> = docs
         .iter()
-        .map(|d| format!("{}/{}", d["cloud"].as_str().unwrap(), d["reference_id"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["cloud"].as_str().unwrap(),
+                d["reference_id"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(order, vec!["c1/z", "c2/a", "c2/b"]);
     let expected = json!({

@@ -66,7 +66,11 @@ pub trait Store: Send + Sync {
 
     /// Applies inserts and updates of one scope as one unordered batch: one bad document
     /// fails that document, not the batch.
-    async fn write_batch(&self, scope: &Scope, writes: Vec<Write>) -> Result<BatchResult, StoreError>;
+    async fn write_batch(
+        &self,
+        scope: &Scope,
+        writes: Vec<Write>,
+    ) -> Result<BatchResult, StoreError>;
 
     /// Marks the active documents of `scope` with these reference ids as gone
     /// (`active = -1`, `terminated_at = at`). All or nothing where the store allows it,

@@ -254,7 +254,11 @@ pub fn unescape_keys(value: &mut Value) {
             let old = std::mem::take(map);
             for (key, mut child) in old {
                 unescape_keys(&mut child);
-                let key = if key.contains('%') { unescape_key(&key) } else { key };
+                let key = if key.contains('%') {
+                    unescape_key(&key)
+                } else {
+                    key
+                };
                 map.insert(key, child);
             }
         }
@@ -276,7 +280,9 @@ fn escape_key(key: &str) -> String {
 }
 
 fn unescape_key(key: &str) -> String {
-    key.replace("%24", "$").replace("%2E", ".").replace("%25", "%")
+    key.replace("%24", "$")
+        .replace("%2E", ".")
+        .replace("%25", "%")
 }
 
 #[cfg(test)]

@@ -59,7 +59,13 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(UtcMillis(0).to_string(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(UtcMillis(1_796_399_393_123).to_string(), "2026-12-04T15:49:53.123Z");
-        assert_eq!(UtcMillis(951_782_400_000).to_string(), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            UtcMillis(1_796_399_393_123).to_string(),
+            "2026-12-04T15:49:53.123Z"
+        );
+        assert_eq!(
+            UtcMillis(951_782_400_000).to_string(),
+            "2000-02-29T00:00:00.000Z"
+        );
     }
 }

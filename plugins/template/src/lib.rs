@@ -183,7 +183,10 @@ mod tests {
                 id: id.into(),
             })
         };
-        assert_eq!(get("item-000004").unwrap().unwrap().reference_id, "item-000004");
+        assert_eq!(
+            get("item-000004").unwrap().unwrap().reference_id,
+            "item-000004"
+        );
         assert_eq!(get("item-000005").unwrap(), None);
     }
 

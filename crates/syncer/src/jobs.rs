@@ -1,0 +1,219 @@
+//! Jobs: one per (cloud, collection), each a plugin list function feeding the sync
+//! engine through the worker pool.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use syncer_config::{CollectionConfig, Config};
+use syncer_engine::{sync_scope, Listed, PageSource, SyncOptions};
+use syncer_plugin_host::{LoadedPlugin, Registry};
+use syncer_plugin_sdk::{CloudRef, ListRequest};
+use syncer_scheduler::WorkerPool;
+use syncer_store::{Outcome, RunRecord, Scope, Store, UtcMillis};
+
+/// One job: a collection synced from one cloud.
+#[derive(Clone)]
+pub struct JobSpec {
+    /// `cloud/collection`.
+    pub name: String,
+    /// What it syncs into.
+    pub scope: Scope,
+    /// The plugin serving it.
+    pub plugin: LoadedPlugin,
+    /// The first page's request.
+    pub request: ListRequest,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Per-run timeout.
+    pub timeout: Option<Duration>,
+    /// Engine options.
+    pub options: SyncOptions,
+}
+
+/// The jobs of `config`, in name order. The config was checked against the registry,
+/// so every plugin and function exists.
+pub fn plan(config: &Config, registry: &Registry, allow_mass_retire: bool) -> Vec<JobSpec> {
+    let mut jobs = Vec::new();
+    for collection in config.enabled_collections() {
+        let Some(plugin) = registry.get(&collection.plugin) else {
+            continue;
+        };
+        for cloud in &collection.clouds {
+            jobs.push(job(
+                config,
+                collection,
+                cloud,
+                plugin.clone(),
+                allow_mass_retire,
+            ));
+        }
+    }
+    jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    jobs
+}
+
+fn job(
+    config: &Config,
+    collection: &CollectionConfig,
+    cloud: &str,
+    plugin: LoadedPlugin,
+    allow_mass_retire: bool,
+) -> JobSpec {
+    JobSpec {
+        name: format!("{cloud}/{}", collection.name),
+        scope: Scope {
+            collection: collection.name.clone(),
+            cloud: cloud.to_owned(),
+            source: collection.source.clone(),
+        },
+        plugin,
+        request: ListRequest {
+            function: collection.function.clone(),
+            cloud: CloudRef {
+                name: cloud.to_owned(),
+                settings: config.clouds[cloud].settings.clone(),
+            },
+            cursor: None,
+            page_size: collection.page_size,
+            options: collection.options.clone(),
+        },
+        interval: collection.interval,
+        timeout: collection.timeout,
+        options: SyncOptions {
+            max_retire_share: collection.max_retire_share,
+            allow_mass_retire,
+            ..SyncOptions::default()
+        },
+    }
+}
+
+/// Whether `selector` (`Collection` or `cloud/Collection`) names `job`.
+pub fn selects(selector: &str, job: &JobSpec) -> bool {
+    selector == job.name || selector == job.scope.collection
+}
+
+/// Runs one job once: lists through the pool, syncs, records. Never panics; the
+/// record says how it went.
+pub async fn run_once(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> RunRecord {
+    let span = tracing::info_span!("job", job = %job.name, cloud = %job.scope.cloud, collection = %job.scope.collection);
+    let _enter = span.enter();
+    let started = Instant::now();
+    let started_at = UtcMillis::now();
+    let mut pages = PluginPages {
+        plugin: job.plugin.clone(),
+        pool: pool.clone(),
+        request: job.request.clone(),
+        done: false,
+        api_calls: 0,
+    };
+    let sync = sync_scope(store, &job.name, &job.scope, &mut pages, &job.options);
+    let run = match job.timeout {
+        None => sync.await,
+        Some(limit) => match tokio::time::timeout(limit, sync).await {
+            Ok(run) => run,
+            Err(_) => {
+                // The run was abandoned mid-way: writes made so far are whole
+                // documents; nothing was retired. Record it as failed.
+                let run = timed_out(job, started_at, started.elapsed(), limit, pages.api_calls);
+                if let Err(e) = store.record_run(&run).await {
+                    tracing::error!(error = %e, "cannot record the run");
+                }
+                run
+            }
+        },
+    };
+    match run.outcome {
+        Outcome::Succeeded => tracing::info!(
+            run_id = %run.run_id, listed = run.listed, inserted = run.inserted, updated = run.updated,
+            retired = run.retired, unchanged = run.unchanged, ms = run.duration_ms, "run succeeded"
+        ),
+        Outcome::Guarded => {
+            tracing::warn!(run_id = %run.run_id, error = run.error.as_deref().unwrap_or(""), "run guarded")
+        }
+        Outcome::Failed => {
+            tracing::error!(run_id = %run.run_id, error = run.error.as_deref().unwrap_or(""), "run failed")
+        }
+    }
+    run
+}
+
+fn timed_out(
+    job: &JobSpec,
+    started_at: UtcMillis,
+    elapsed: Duration,
+    limit: Duration,
+    api_calls: u64,
+) -> RunRecord {
+    RunRecord {
+        run_id: format!("timeout-{}-{}", job.name, started_at.0),
+        job: job.name.clone(),
+        collection: job.scope.collection.clone(),
+        cloud: job.scope.cloud.clone(),
+        source: job.scope.source.clone(),
+        started_at,
+        duration_ms: elapsed.as_millis() as u64,
+        outcome: Outcome::Failed,
+        listed: 0,
+        inserted: 0,
+        updated: 0,
+        reactivated: 0,
+        retired: 0,
+        unchanged: 0,
+        duplicates: 0,
+        escaped: 0,
+        write_errors: 0,
+        pages: 0,
+        api_calls,
+        error: Some(format!(
+            "timed out after {}s; nothing retired",
+            limit.as_secs()
+        )),
+    }
+}
+
+/// A plugin's list function as a stream of pages, each call made on the worker pool.
+struct PluginPages {
+    plugin: LoadedPlugin,
+    pool: WorkerPool,
+    request: ListRequest,
+    done: bool,
+    api_calls: u64,
+}
+
+#[async_trait]
+impl PageSource for PluginPages {
+    async fn next_page(&mut self) -> Result<Option<Vec<Listed>>, String> {
+        if self.done {
+            return Ok(None);
+        }
+        let plugin = self.plugin.clone();
+        let request = self.request.clone();
+        let page = self
+            .pool
+            .run(move || plugin.list(&request))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| {
+                format!(
+                    "{}.{}: {e}",
+                    self.plugin.manifest.name, self.request.function
+                )
+            })?;
+        self.api_calls += u64::from(page.api_calls);
+        match page.next {
+            Some(next) if self.request.cursor.as_deref() == Some(next.as_str()) => {
+                return Err(format!(
+                    "{}.{}: the cursor did not advance ({next}); stopping rather than looping",
+                    self.plugin.manifest.name, self.request.function
+                ));
+            }
+            Some(next) => self.request.cursor = Some(next),
+            None => self.done = true,
+        }
+        Ok(Some(page.items.into_iter().map(Listed::from).collect()))
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.api_calls
+    }
+}

@@ -1,0 +1,294 @@
+//! `syncer`: the host binary. CLI and glue only; the work is in the library crates.
+
+mod builtins;
+mod jobs;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use syncer_config::{Config, StoreConfig};
+use syncer_plugin_host::Registry;
+use syncer_scheduler::WorkerPool;
+use syncer_store::{Outcome, Store};
+
+/// Keeps a MongoDB inventory of cloud resources in step with the clouds.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The config file.
+    #[arg(
+        long,
+        global = true,
+        env = "SYNCER_CONFIG",
+        default_value = "syncer.toml"
+    )]
+    config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every loaded plugin: name, version, kind, origin, functions.
+    Plugins {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Validate the config and the plugins it names; exit 2 on any problem.
+    Check,
+    /// One pass over all (or the named) jobs; exit 0 only if every job succeeded.
+    Once {
+        /// A job to run: `Collection` (every cloud) or `cloud/Collection`. Repeatable.
+        #[arg(long = "job")]
+        jobs: Vec<String>,
+        /// Retire even when a run would retire more than the deletion guard allows.
+        #[arg(long)]
+        allow_mass_retire: bool,
+    },
+    /// Run every job on its interval until SIGTERM or SIGINT.
+    Run,
+    /// Print a collection's documents (`sync_runs` for run records).
+    Export {
+        #[arg(long)]
+        collection: String,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}
+
+/// Exit code for bad config or plugins, as `syncer check` promises.
+const EXIT_INVALID: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SYNCER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Config and plugins, loaded and checked together; every problem is printed.
+struct Loaded {
+    config: Config,
+    registry: Registry,
+}
+
+fn load(path: &std::path::Path) -> Result<Loaded, Vec<String>> {
+    let config = syncer_config::load(path)
+        .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let registry = Registry::load(&config.plugins, builtins::all())
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let problems = registry.check_config(&config);
+    if !problems.is_empty() {
+        return Err(problems.iter().map(ToString::to_string).collect());
+    }
+    Ok(Loaded { config, registry })
+}
+
+fn report_invalid(problems: &[String]) -> ExitCode {
+    for p in problems {
+        eprintln!("{p}");
+    }
+    eprintln!(
+        "{} problem{} found",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::from(EXIT_INVALID)
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let loaded = match load(&cli.config) {
+        Ok(loaded) => loaded,
+        Err(problems) => return Ok(report_invalid(&problems)),
+    };
+    match cli.command {
+        Command::Plugins { format } => {
+            output::plugins(&loaded.registry, format == Format::Json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let jobs = jobs::plan(&loaded.config, &loaded.registry, false);
+            println!(
+                "{}: ok ({} plugins, {} jobs)",
+                loaded.config.file.display(),
+                loaded.registry.iter().count(),
+                jobs.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once {
+            jobs: selectors,
+            allow_mass_retire,
+        } => once(loaded, &selectors, allow_mass_retire).await,
+        Command::Run => run(loaded).await,
+        Command::Export { collection, format } => {
+            let store = open_store(&loaded.config).await?;
+            let docs = store.export(&collection).await?;
+            output::documents(&docs, format == Format::Json);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.store {
+        StoreConfig::Embedded { path } => {
+            let store = syncer_store_embedded::EmbeddedStore::open(path)?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Mongodb { .. } => anyhow::bail!(
+            "{}: store.mongodb: this build has no MongoDB store yet; use [store.embedded]",
+            config.file.display()
+        ),
+    }
+}
+
+async fn once(
+    loaded: Loaded,
+    selectors: &[String],
+    allow_mass_retire: bool,
+) -> anyhow::Result<ExitCode> {
+    let all = jobs::plan(&loaded.config, &loaded.registry, allow_mass_retire);
+    for selector in selectors {
+        if !all.iter().any(|j| jobs::selects(selector, j)) {
+            let names: Vec<&str> = all.iter().map(|j| j.name.as_str()).collect();
+            eprintln!("no job named `{selector}`; jobs: {}", names.join(", "));
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    }
+    let selected: Vec<_> = all
+        .into_iter()
+        .filter(|j| selectors.is_empty() || selectors.iter().any(|s| jobs::selects(s, j)))
+        .collect();
+    let store = open_store(&loaded.config).await?;
+    let collections: Vec<String> = selected
+        .iter()
+        .map(|j| j.scope.collection.clone())
+        .collect();
+    store
+        .prepare(&collections)
+        .await
+        .context("preparing the store")?;
+    let pool = WorkerPool::new(loaded.config.scheduler.max_workers);
+
+    // Jobs run concurrently; the pool bounds the plugin calls.
+    let mut tasks = tokio::task::JoinSet::new();
+    for job in selected {
+        let (store, pool) = (store.clone(), pool.clone());
+        tasks.spawn(async move { jobs::run_once(&job, store.as_ref(), &pool).await });
+    }
+    let mut runs = Vec::new();
+    while let Some(run) = tasks.join_next().await {
+        runs.push(run.context("a job task failed")?);
+    }
+    runs.sort_by(|a, b| a.job.cmp(&b.job));
+    output::runs(&runs);
+    let ok = runs.iter().all(|r| r.outcome == Outcome::Succeeded);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
+    let store = open_store(&loaded.config).await?;
+    let specs = jobs::plan(&loaded.config, &loaded.registry, false);
+    let collections: Vec<String> = specs.iter().map(|j| j.scope.collection.clone()).collect();
+    store
+        .prepare(&collections)
+        .await
+        .context("preparing the store")?;
+    let pool = WorkerPool::new(loaded.config.scheduler.max_workers);
+    let scheduled = specs
+        .into_iter()
+        .map(|spec| {
+            let (store, pool) = (store.clone(), pool.clone());
+            let spec = Arc::new(spec);
+            syncer_scheduler::Job {
+                name: spec.name.clone(),
+                interval: spec.interval,
+                run: Arc::new(move || {
+                    let (spec, store, pool) = (spec.clone(), store.clone(), pool.clone());
+                    Box::pin(async move {
+                        jobs::run_once(&spec, store.as_ref(), &pool).await.outcome
+                            == Outcome::Succeeded
+                    })
+                }),
+            }
+        })
+        .collect::<Vec<_>>();
+    tracing::info!(
+        jobs = scheduled.len(),
+        workers = pool.size(),
+        store = store.kind(),
+        "syncer running"
+    );
+    syncer_scheduler::run_jobs(scheduled, shutdown_signal(), Duration::from_secs(30)).await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops syncer");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The CLI on good and bad configs, with built-in plugins.
+
+use syncer_e2e::Scratch;
+
+const DEMO: &str = r#"
+[store.embedded]
+path = "inventory.sqlite"
+
+[clouds.demo]
+count = 1234
+projects = 4
+
+[collections.Item]
+plugin = "template"
+function = "items"
+interval = "15m"
+page_size = 100
+"#;
+
+#[test]
+fn once_twice_writes_nothing_the_second_time() {
+    let s = Scratch::new(DEMO);
+    let first = s.syncer(&["once"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr());
+    assert!(
+        first
+            .stdout()
+            .contains("demo/Item  succeeded  1234    1234"),
+        "{}",
+        first.stdout()
+    );
+
+    let second = s.syncer(&["once", "--job", "Item"]);
+    assert_eq!(second.code(), 0, "{}", second.stderr());
+
+    let runs = s
+        .syncer(&["export", "--collection", "sync_runs"])
+        .json_lines();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        (runs[0]["inserted"].as_u64(), runs[0]["pages"].as_u64()),
+        (Some(1234), Some(13))
+    );
+    for key in ["inserted", "updated", "retired"] {
+        assert_eq!(runs[1][key], 0, "second run wrote: {}", runs[1]);
+    }
+    assert_eq!(runs[1]["unchanged"], 1234);
+
+    let docs = s.syncer(&["export", "--collection", "Item"]).json_lines();
+    assert_eq!(docs.len(), 1234);
+    let doc = &docs[7];
+    assert_eq!(doc["reference_id"], "item-000007");
+    assert_eq!(doc["project_id"], "project-03");
+    assert_eq!(
+        (
+            doc["cloud"].as_str(),
+            doc["source"].as_str(),
+            doc["active"].as_i64()
+        ),
+        (Some("demo"), Some("sync"), Some(1))
+    );
+    assert!(doc["created_at"]["$date"].is_string());
+}
+
+#[test]
+fn the_shipped_config_checks_and_config_comes_from_syncer_config() {
+    let s = Scratch::new("this is not toml");
+    let shipped = syncer_e2e::root().join("syncer.toml");
+    let output = std::process::Command::new(syncer_e2e::syncer_bin())
+        .arg("check")
+        .env("SYNCER_CONFIG", &shipped)
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (1 plugins, 1 jobs)"));
+}
+
+#[test]
+fn a_typo_in_a_key_is_reported_with_file_line_and_key() {
+    let s = Scratch::new(&DEMO.replace("page_size", "page_sise"));
+    let run = s.syncer(&["check"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("syncer.toml:13: collections.Item.page_sise: unknown key, expected one of: plugin, function, interval"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn bad_intervals_are_refused_with_what_was_expected() {
+    for (bad, message) in [
+        (
+            "0s",
+            r#"syncer.toml:12: collections.Item.interval: must be longer than zero, found "0s""#,
+        ),
+        (
+            "abc",
+            r#"syncer.toml:12: collections.Item.interval: expected a duration like "90s", "15m" or "1h" (units ms, s, m, h, d), found "abc""#,
+        ),
+    ] {
+        let s = Scratch::new(&DEMO.replace("\"15m\"", &format!("\"{bad}\"")));
+        let run = s.syncer(&["once"]);
+        assert_eq!(run.code(), 2, "{bad}");
+        assert!(run.stderr().contains(message), "{bad}: {}", run.stderr());
+    }
+}
+
+#[test]
+fn a_missing_plugin_or_function_is_a_config_error() {
+    let s = Scratch::new(&DEMO.replace("plugin = \"template\"", "plugin = \"compute\""));
+    let run = s.syncer(&["check"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("syncer.toml:10: collections.Item.plugin: no plugin named `compute` is loaded, loaded plugins: template"),
+        "{}",
+        run.stderr()
+    );
+
+    let s = Scratch::new(&DEMO.replace("function = \"items\"", "function = \"item\""));
+    let run = s.syncer(&["check"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("syncer.toml:11: collections.Item.function: function `template.item` is a get function, not a list function, list functions of `template`: items"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn plugins_check_the_settings_of_the_clouds_they_serve() {
+    let s = Scratch::new(&DEMO.replace("projects = 4", "projcets = 4"));
+    let run = s.syncer(&["check"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("syncer.toml:7: clouds.demo.projcets: plugin `template`: unknown key, expected one of `count`, `projects`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn an_unknown_job_is_refused() {
+    let s = Scratch::new(DEMO);
+    let run = s.syncer(&["once", "--job", "Nope"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr()
+            .contains("no job named `Nope`; jobs: demo/Item"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn plugins_lists_the_builtins() {
+    let s = Scratch::new(DEMO);
+    let run = s.syncer(&["plugins", "--format", "json"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let plugins = run.json();
+    assert_eq!(plugins.as_array().unwrap().len(), 1);
+    assert_eq!(plugins[0]["name"], "template");
+    assert_eq!(plugins[0]["kind"], "builtin");
+    assert_eq!(plugins[0]["path"], serde_json::Value::Null);
+    assert_eq!(
+        plugins[0]["functions"],
+        serde_json::json!([{"name": "items", "kind": "list"}, {"name": "item", "kind": "get"}])
+    );
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `syncer` binary. Run them with `cargo xtask test`, which
+//! builds the binary and the plugin libraries first.
+
+mod cli;
+mod dynamic_plugins;
+mod outside_plugin;

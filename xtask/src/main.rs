@@ -1,0 +1,251 @@
+//! `cargo xtask <task>`: the project's tasks, one command each, the same for people
+//! and CI.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  build               the host and every plugin under plugins/ as a .so, into target/plugins
+  test                the whole test suite (Rust workspace and the MongoDB test bridge)
+  lint                cargo fmt --check and cargo clippy -D warnings
+  ci                  lint, then test: exactly what .ci/run does
+  demo                sync the demo cloud with the shipped syncer.toml and show the result
+  new-plugin NAME     scaffold plugins/NAME from plugins/template";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["build"] => build().map(|_| ()),
+        ["test"] => test(),
+        ["lint"] => lint(),
+        ["ci"] => lint().and_then(|_| test()),
+        ["demo"] => demo(),
+        ["new-plugin", name] => new_plugin(name),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_owned()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+/// Package names of the plugin crates under plugins/.
+fn plugin_packages() -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let dir = root().join("plugins");
+    let mut entries: Vec<_> = fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let name = text
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = \"")
+                    .and_then(|r| r.strip_suffix('"'))
+            })
+            .ok_or_else(|| format!("{}: no package name", manifest.display()))?;
+        names.push(name.to_owned());
+    }
+    Ok(names)
+}
+
+/// Builds the host and every plugin as a `.so`; returns the plugin folder.
+fn build() -> Result<PathBuf> {
+    run(cargo().args(["build", "--package", "syncer"]))?;
+    let out = root().join("target/plugins");
+    fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for package in plugin_packages()? {
+        // `cargo rustc --crate-type cdylib` builds the .so without making every
+        // build of the host also link a cdylib per plugin; `dynamic` emits the exports.
+        run(cargo().args([
+            "rustc",
+            "--package",
+            &package,
+            "--lib",
+            "--crate-type",
+            "cdylib",
+            "--features",
+            "dynamic",
+        ]))?;
+        let file = format!(
+            "lib{}.{}",
+            package.replace('-', "_"),
+            env::consts::DLL_EXTENSION
+        );
+        let built = root().join("target/debug").join(&file);
+        fs::copy(&built, out.join(&file))
+            .map_err(|e| format!("copying {}: {e}", built.display()))?;
+        eprintln!("xtask: plugin {package} -> target/plugins/{file}");
+    }
+    Ok(out)
+}
+
+fn test() -> Result {
+    let plugins = build()?;
+    run(cargo()
+        .args(["test", "--workspace", "--all-features"])
+        .env("SYNCER_PLUGIN_DIR", &plugins))?;
+    bridge_tests()
+}
+
+/// The MongoDB wire bridge's own tests (protocol and the differential test against
+/// plain mongomock). Installs its pinned Python packages when they are missing.
+fn bridge_tests() -> Result {
+    let bridge = root().join("tests/mongo-bridge");
+    if !bridge.join("test_bridge.py").exists() {
+        return Ok(());
+    }
+    ensure_bridge_packages()?;
+    run(Command::new("python3")
+        .args(["-m", "pytest", "-q", "test_bridge.py"])
+        .current_dir(&bridge))
+}
+
+/// Installs the bridge's pinned Python packages if they are not importable.
+pub fn ensure_bridge_packages() -> Result {
+    let present = Command::new("python3")
+        .args(["-c", "import mockupdb, mongomock, pymongo, pytest"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if present {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the MongoDB test bridge's Python packages");
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "pytest", "-r"])
+        .arg(root().join("tests/mongo-bridge/requirements.txt")))
+}
+
+fn lint() -> Result {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+fn demo() -> Result {
+    run(cargo().args(["build", "--package", "syncer"]))?;
+    let syncer = root().join("target/debug/syncer");
+    let config = root().join("syncer.toml");
+    eprintln!("xtask: syncing the demo cloud into the embedded store (syncer.toml)");
+    run(Command::new(&syncer)
+        .arg("--config")
+        .arg(&config)
+        .arg("once"))?;
+    eprintln!("xtask: the inventory now holds (first rows of each collection):");
+    for collection in ["Item"] {
+        let output = Command::new(&syncer)
+            .args(["--config"])
+            .arg(&config)
+            .args(["export", "--collection", collection, "--format", "table"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let total = text.lines().count().saturating_sub(1);
+        println!("\n{collection}: {total} documents");
+        for line in text.lines().take(6) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+fn new_plugin(name: &str) -> Result {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid || name == "template" {
+        return Err(format!(
+            "plugin name `{name}` must be lowercase letters, digits and `-`, and not `template`"
+        ));
+    }
+    let from = root().join("plugins/template");
+    let to = root().join("plugins").join(name);
+    if to.exists() {
+        return Err(format!("{} already exists", to.display()));
+    }
+    let camel: String = name
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    fs::create_dir_all(to.join("src")).map_err(|e| e.to_string())?;
+    for file in ["Cargo.toml", "src/lib.rs"] {
+        let text = fs::read_to_string(from.join(file)).map_err(|e| e.to_string())?;
+        let text = text
+            .replace("syncer-plugin-template", &format!("syncer-plugin-{name}"))
+            .replace("TemplatePlugin", &format!("{camel}Plugin"))
+            .replace("pub const NAME: &str = \"template\";", &format!("pub const NAME: &str = \"{name}\";"))
+            .replace("`template`: the model plugin, and the demo cloud until the OpenStack plugins land.", &format!("`{name}`: a syncer plugin."))
+            .replace("The model plugin: a generated in-memory cloud; copy it with `cargo xtask new-plugin NAME`", &format!("The {name} plugin for syncer"));
+        fs::write(to.join(file), text).map_err(|e| e.to_string())?;
+    }
+    println!(
+        "created plugins/{name} (package syncer-plugin-{name}, plugin name `{name}`).\n\
+         next: replace the generated cloud in plugins/{name}/src/lib.rs with calls to yours, then\n  \
+         cargo xtask build        # builds target/plugins/libsyncer_plugin_{}.so\n\
+         and load it with `[plugins] paths = [\"target/plugins/libsyncer_plugin_{}.so\"]` in syncer.toml.",
+        name.replace('-', "_"),
+        name.replace('-', "_")
+    );
+    Ok(())
+}
