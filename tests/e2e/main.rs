@@ -3,4 +3,5 @@
 
 mod cli;
 mod dynamic_plugins;
+mod mongodb;
 mod outside_plugin;

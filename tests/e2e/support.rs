@@ -120,3 +120,50 @@ pub fn c_library(dir: &Path, name: &str, source: &str) -> PathBuf {
     assert!(status.success());
     lib
 }
+
+/// The MongoDB wire-protocol test bridge (`tests/mongo-bridge/bridge.py`: mockupdb +
+/// mongomock) running as a child process on a loopback port the OS picked. Stopped on
+/// drop. The product talks to it through the real driver, as to any MongoDB.
+pub struct MongoBridge {
+    child: std::process::Child,
+    /// `mongodb://127.0.0.1:PORT`.
+    pub uri: String,
+}
+
+impl MongoBridge {
+    /// Starts a bridge and waits for its `listening HOST:PORT` line.
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let script = root().join("tests/mongo-bridge/bridge.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the MongoDB test bridge");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let Some(address) = line.trim().strip_prefix("listening ") else {
+            let _ = child.kill();
+            panic!(
+                "the MongoDB test bridge did not start (got {line:?}); install its packages with \
+                 `pip install -r tests/mongo-bridge/requirements.txt` or run `cargo xtask test`"
+            );
+        };
+        MongoBridge {
+            uri: format!("mongodb://{address}"),
+            child,
+        }
+    }
+}
+
+impl Drop for MongoBridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

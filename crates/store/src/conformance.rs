@@ -44,7 +44,8 @@ fn scope(cloud: &str, source: &str) -> Scope {
     }
 }
 
-fn doc(scope: &Scope, id: &str, hash: &str) -> InventoryDoc {
+/// A sample document of `scope`, for store tests.
+pub fn doc(scope: &Scope, id: &str, hash: &str) -> InventoryDoc {
     InventoryDoc {
         uuid: format!("uuid-{}-{}-{id}", scope.cloud, scope.source),
         reference_id: id.into(),
@@ -108,7 +109,10 @@ async fn exported(store: &dyn Store, scope: &Scope, id: &str) -> serde_json::Val
 /// Inserted documents show in the scope's state with their hash and `active = 1`.
 pub async fn insert_and_read_state(store: &dyn Store) {
     let s = scope("c1", "sync");
-    store.prepare(std::slice::from_ref(&s.collection)).await.unwrap();
+    store
+        .prepare(std::slice::from_ref(&s.collection))
+        .await
+        .unwrap();
     insert(store, &s, &["a", "b", "c"]).await;
     let state = store.scope_state(&s).await.unwrap();
     assert_eq!(state.len(), 3);
@@ -204,7 +208,10 @@ pub async fn update_reactivates_a_retired_document(store: &dyn Store) {
 /// batch is applied.
 pub async fn one_bad_statement_fails_alone(store: &dyn Store) {
     let s = scope("c1", "sync");
-    store.prepare(std::slice::from_ref(&s.collection)).await.unwrap();
+    store
+        .prepare(std::slice::from_ref(&s.collection))
+        .await
+        .unwrap();
     insert(store, &s, &["a"]).await;
     let writes = vec![
         Write::Insert(Box::new(doc(&s, "b", "h-b"))),

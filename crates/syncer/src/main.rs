@@ -183,10 +183,15 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             let store = syncer_store_embedded::EmbeddedStore::open(path)?;
             Ok(Arc::new(store))
         }
-        StoreConfig::Mongodb { .. } => anyhow::bail!(
-            "{}: store.mongodb: this build has no MongoDB store yet; use [store.embedded]",
-            config.file.display()
-        ),
+        StoreConfig::Mongodb { uri, database } => {
+            let store = syncer_store_mongo::MongoStore::connect(
+                uri,
+                database,
+                syncer_store_mongo::MongoStore::DEFAULT_RETRY,
+            )
+            .await?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
