@@ -138,7 +138,7 @@ fn plugins_check_the_settings_of_the_clouds_they_serve() {
     let run = s.syncer(&["check"]);
     assert_eq!(run.code(), 2);
     assert!(
-        run.stderr().contains("syncer.toml:7: clouds.demo.projcets: plugin `template`: unknown key, expected one of `count`, `projects`"),
+        run.stderr().contains("syncer.toml:7: clouds.demo.projcets: plugin `template`: unknown key, expected one of `count`, `projects`, `page_delay_ms`"),
         "{}",
         run.stderr()
     );

@@ -2,6 +2,8 @@
 //! builds the binary and the plugin libraries first.
 
 mod cli;
+mod daemon;
 mod dynamic_plugins;
 mod mongodb;
 mod outside_plugin;
+mod replicas;

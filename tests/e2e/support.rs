@@ -167,3 +167,174 @@ impl Drop for MongoBridge {
         let _ = self.child.wait();
     }
 }
+
+/// One or more `syncer run` processes (replicas) whose JSON log lines the test reads
+/// as they come: the test waits on what the daemons say, not on the clock.
+pub struct Daemon {
+    children: Vec<std::process::Child>,
+    sender: std::sync::mpsc::Sender<(usize, serde_json::Value)>,
+    lines: std::sync::mpsc::Receiver<(usize, serde_json::Value)>,
+    /// Every line read so far, with the index of the process that wrote it.
+    pub seen: Vec<(usize, serde_json::Value)>,
+}
+
+/// How long a test waits for a log line before it fails (a bound, not a sleep).
+pub const DAEMON_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Daemon {
+    /// Starts `syncer --log-format json run` in `scratch` (process 0).
+    pub fn start(scratch: &Scratch) -> Self {
+        let (sender, lines) = std::sync::mpsc::channel();
+        let mut daemon = Daemon {
+            children: Vec::new(),
+            sender,
+            lines,
+            seen: Vec::new(),
+        };
+        daemon.add(scratch, "info");
+        daemon
+    }
+
+    /// Starts one more process with log filter `filter`; returns its index.
+    pub fn add(&mut self, scratch: &Scratch, filter: &str) -> usize {
+        let index = self.children.len();
+        let mut child = Command::new(syncer_bin())
+            .args(["--log-format", "json", "run"])
+            .current_dir(scratch.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("SYNCER_LOG", filter)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let tx = self.sender.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let value =
+                    serde_json::from_str(&line).unwrap_or(serde_json::json!({ "raw": line }));
+                if tx.send((index, value)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.children.push(child);
+        index
+    }
+
+    /// Reads log lines until one satisfies `wanted`; returns the writer and the line.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        wanted: impl Fn(usize, &serde_json::Value) -> bool,
+    ) -> (usize, serde_json::Value) {
+        loop {
+            match self.lines.recv_timeout(DAEMON_WAIT) {
+                Ok((index, line)) => {
+                    self.seen.push((index, line.clone()));
+                    if wanted(index, &line) {
+                        return (index, line);
+                    }
+                }
+                Err(_) => panic!(
+                    "syncer run never logged {what}; it logged:\n{:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Waits for a log message of process `from` (any when `None`), optionally of one job.
+    pub fn wait_message_from(
+        &mut self,
+        from: Option<usize>,
+        message: &str,
+        job: Option<&str>,
+    ) -> (usize, serde_json::Value) {
+        let what = format!("{message:?} for {job:?} from {from:?}");
+        self.wait_for(&what, |index, l| {
+            from.is_none_or(|f| f == index)
+                && l["fields"]["message"] == message
+                && job.is_none_or(|j| l["span"]["job"] == j || l["fields"]["job"] == j)
+        })
+    }
+
+    /// Waits for a log message of any process, optionally of one job.
+    pub fn wait_message(&mut self, message: &str, job: Option<&str>) -> serde_json::Value {
+        self.wait_message_from(None, message, job).1
+    }
+
+    /// Sends a signal (`"TERM"`, `"HUP"`, `"KILL"`, ...) to process 0.
+    pub fn signal(&self, name: &str) {
+        self.signal_to(0, name);
+    }
+
+    /// Sends a signal to process `index`.
+    pub fn signal_to(&self, index: usize, name: &str) {
+        let pid = self.children[index].id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for process 0 to exit and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        self.wait_exit_of(0)
+    }
+
+    /// Waits for process `index` to exit and returns its exit code; keeps its log lines.
+    pub fn wait_exit_of(&mut self, index: usize) -> Option<i32> {
+        let code = self.children[index].wait().unwrap().code();
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        code
+    }
+
+    /// Log lines of process `index` seen so far.
+    pub fn seen_from(&self, index: usize) -> impl Iterator<Item = &serde_json::Value> {
+        self.seen
+            .iter()
+            .filter(move |(i, _)| *i == index)
+            .map(|(_, l)| l)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `GET path` on a loopback HTTP server: (status code, body).
+pub fn http_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

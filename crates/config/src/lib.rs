@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 pub use duration::parse_duration;
 pub use model::{
-    CloudConfig, CollectionConfig, Config, PluginsConfig, SchedulerConfig, StoreConfig,
-    DEFAULT_DATABASE, DEFAULT_MAX_RETIRE_SHARE, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE,
+    CloudConfig, CollectionConfig, Config, HaConfig, HttpConfig, PluginsConfig, SchedulerConfig,
+    StoreConfig, DEFAULT_DATABASE, DEFAULT_GRACE, DEFAULT_JITTER, DEFAULT_LEASE,
+    DEFAULT_MAX_RETIRE_SHARE, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_RETRY_INITIAL,
     DEFAULT_SOURCE,
 };
 

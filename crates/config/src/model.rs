@@ -34,7 +34,32 @@ pub struct Config {
     pub clouds: BTreeMap<String, CloudConfig>,
     /// The collections, by name; each becomes one job per cloud.
     pub collections: BTreeMap<String, CollectionConfig>,
+    /// `[http]`: the metrics and health endpoint.
+    pub http: HttpConfig,
+    /// `[ha]`: sharing jobs between replicas.
+    pub ha: HaConfig,
 }
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpConfig {
+    /// Where `/metrics` and `/healthz` listen; off when `None`.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[ha]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaConfig {
+    /// Take a lease in the store before each run, so replicas run each job once.
+    pub enabled: bool,
+    /// How long a lease outlives its last renewal; a dead replica's jobs move after it.
+    pub lease: Duration,
+    /// This replica's name in leases (default: host name, process id and a random part).
+    pub owner: Option<String>,
+}
+
+/// Default `[ha] lease`.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// Where the inventory lives.
 #[derive(Clone, PartialEq)]
@@ -90,7 +115,20 @@ pub struct SchedulerConfig {
     pub page_size: u32,
     /// Timeout for jobs that do not set one; `None` means no timeout.
     pub timeout: Option<Duration>,
+    /// The largest start jitter of a job (never more than its interval).
+    pub jitter: Duration,
+    /// Wait before retrying a failed run; doubles per failure up to the interval.
+    pub retry_initial: Duration,
+    /// How long running runs may finish after SIGTERM/SIGINT.
+    pub grace: Duration,
 }
+
+/// Default `[scheduler] jitter`.
+pub const DEFAULT_JITTER: Duration = Duration::from_secs(60);
+/// Default `[scheduler] retry_initial`.
+pub const DEFAULT_RETRY_INITIAL: Duration = Duration::from_secs(30);
+/// Default `[scheduler] grace`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// `[clouds.NAME]`: settings handed to plugins as they are.
 #[derive(Debug, Clone, PartialEq)]

@@ -375,7 +375,15 @@ impl<'a> Reader<'a> {
     }
 
     fn config(&mut self, root: &Table, base: &Path) -> Config {
-        const TOP: &[&str] = &["store", "plugins", "scheduler", "clouds", "collections"];
+        const TOP: &[&str] = &[
+            "store",
+            "plugins",
+            "scheduler",
+            "clouds",
+            "collections",
+            "http",
+            "ha",
+        ];
         // The root has no span of its own; its problems are at the keys.
         let root_node = Spanned::new(0..0, Node::Table(root.clone()));
         let mut top = self.table("", &root_node, TOP).expect("root is a table");
@@ -407,6 +415,9 @@ impl<'a> Reader<'a> {
             max_workers: DEFAULT_MAX_WORKERS,
             page_size: DEFAULT_PAGE_SIZE,
             timeout: None,
+            jitter: DEFAULT_JITTER,
+            retry_initial: DEFAULT_RETRY_INITIAL,
+            grace: DEFAULT_GRACE,
         });
 
         let clouds = match top.entries.remove("clouds") {
@@ -418,9 +429,23 @@ impl<'a> Reader<'a> {
             Some(entry) => self.collections(&entry.value, &scheduler, &clouds),
             None => BTreeMap::new(),
         };
+        let http = match top.entries.remove("http") {
+            Some(entry) => self.http(&entry.value),
+            None => HttpConfig::default(),
+        };
+        let ha = match top.entries.remove("ha") {
+            Some(entry) => self.ha(&entry.value, &store),
+            None => HaConfig {
+                enabled: false,
+                lease: DEFAULT_LEASE,
+                owner: None,
+            },
+        };
         self.finish(top);
 
         Config {
+            http,
+            ha,
             file: self.file.clone(),
             store,
             plugins,
@@ -511,10 +536,24 @@ impl<'a> Reader<'a> {
     }
 
     fn scheduler(&mut self, node: &Spanned<Node>) -> Option<SchedulerConfig> {
-        let mut t = self.table("scheduler", node, &["max_workers", "page_size", "timeout"])?;
+        let mut t = self.table(
+            "scheduler",
+            node,
+            &[
+                "max_workers",
+                "page_size",
+                "timeout",
+                "jitter",
+                "retry_initial",
+                "grace",
+            ],
+        )?;
         let max_workers = self.take_integer(&mut t, "max_workers", 1, 1024);
         let page_size = self.take_integer(&mut t, "page_size", 1, 100_000);
         let timeout = self.take_duration(&mut t, "timeout");
+        let jitter = self.take_duration(&mut t, "jitter");
+        let retry_initial = self.take_duration(&mut t, "retry_initial");
+        let grace = self.take_duration(&mut t, "grace");
         self.finish(t);
         Some(SchedulerConfig {
             max_workers: max_workers
@@ -522,7 +561,58 @@ impl<'a> Reader<'a> {
                 .unwrap_or(DEFAULT_MAX_WORKERS),
             page_size: page_size.map(|n| n as u32).unwrap_or(DEFAULT_PAGE_SIZE),
             timeout,
+            jitter: jitter.unwrap_or(DEFAULT_JITTER),
+            retry_initial: retry_initial.unwrap_or(DEFAULT_RETRY_INITIAL),
+            grace: grace.unwrap_or(DEFAULT_GRACE),
         })
+    }
+
+    fn http(&mut self, node: &Spanned<Node>) -> HttpConfig {
+        let Some(mut t) = self.table("http", node, &["listen"]) else {
+            return HttpConfig::default();
+        };
+        let listen = self
+            .take_string(&mut t, "listen")
+            .and_then(|(text, location)| match text.parse() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    self.errors.push(location.error(format!(
+                        "expected an address like \"127.0.0.1:9187\", found \"{text}\""
+                    )));
+                    None
+                }
+            });
+        self.finish(t);
+        HttpConfig { listen }
+    }
+
+    fn ha(&mut self, node: &Spanned<Node>, store: &StoreConfig) -> HaConfig {
+        let mut ha = HaConfig {
+            enabled: false,
+            lease: DEFAULT_LEASE,
+            owner: None,
+        };
+        let Some(mut t) = self.table("ha", node, &["enabled", "lease", "owner"]) else {
+            return ha;
+        };
+        let line = t.line;
+        ha.enabled = self.take_bool(&mut t, "enabled").unwrap_or(false);
+        ha.lease = self.take_duration(&mut t, "lease").unwrap_or(DEFAULT_LEASE);
+        ha.owner = self.take_string(&mut t, "owner").map(|o| o.0);
+        self.finish(t);
+        if ha.enabled && !matches!(store, StoreConfig::Mongodb { .. }) {
+            let location = Location {
+                file: self.file.clone(),
+                line,
+                key: "ha.enabled".into(),
+            };
+            self.errors.push(
+                location.error(
+                    "replicas share jobs through MongoDB: set [store.mongodb] to enable [ha]",
+                ),
+            );
+        }
+        ha
     }
 
     fn clouds(&mut self, node: &Spanned<Node>) -> BTreeMap<String, CloudConfig> {

@@ -114,7 +114,7 @@ clouds = ["demo", "nowhere"]
         errors(text),
         vec![
             "syncer.toml:3: scheduler.max_workers: expected an integer from 1 to 1024, found 0",
-            "syncer.toml:4: scheduler.page_sise: unknown key, expected one of: max_workers, page_size, timeout",
+            "syncer.toml:4: scheduler.page_sise: unknown key, expected one of: max_workers, page_size, timeout, jitter, retry_initial, grace",
             "syncer.toml:7: clouds.demo.password: environment variable `NOT_SET_ANYWHERE` is not set",
             "syncer.toml:11: collections.Item.function: expected a string, found an integer",
             r#"syncer.toml:12: collections.Item.interval: expected a duration like "90s", "15m" or "1h" (units ms, s, m, h, d), found "1x""#,
@@ -165,5 +165,32 @@ fn the_store_is_one_of_two() {
     assert_eq!(
         errors(text),
         vec!["syncer.toml:3: store: set one of `store.embedded` and `store.mongodb`, not both"]
+    );
+}
+
+#[test]
+fn http_and_ha_are_read_and_checked() {
+    let text = format!(
+        "{GOOD}\n[http]\nlisten = \"127.0.0.1:9187\"\n[ha]\nenabled = true\nlease = \"45s\"\n"
+    );
+    let config = parse(Path::new("syncer.toml"), &text, &env).unwrap();
+    assert_eq!(config.http.listen, Some("127.0.0.1:9187".parse().unwrap()));
+    assert!(config.ha.enabled);
+    assert_eq!(config.ha.lease, Duration::from_secs(45));
+
+    let bad = text.replace("127.0.0.1:9187", "localhost");
+    assert_eq!(
+        errors(&bad),
+        vec![
+            r#"syncer.toml:19: http.listen: expected an address like "127.0.0.1:9187", found "localhost""#
+        ]
+    );
+    let embedded = text.replace(
+        "[store.mongodb]\nuri = \"${MONGO_URI}\"",
+        "[store.embedded]\npath = \"x\"",
+    );
+    assert_eq!(
+        errors(&embedded),
+        vec!["syncer.toml:20: ha.enabled: replicas share jobs through MongoDB: set [store.mongodb] to enable [ha]"]
     );
 }

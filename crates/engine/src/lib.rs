@@ -43,6 +43,17 @@ impl From<Resource> for Listed {
     }
 }
 
+/// What a listing cost in API requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// Requests made.
+    pub api_calls: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Of those, "slow down" answers.
+    pub throttled: u64,
+}
+
 /// A listing, page by page. `Ok(None)` means the listing is complete.
 #[async_trait]
 pub trait PageSource: Send {
@@ -50,7 +61,7 @@ pub trait PageSource: Send {
     async fn next_page(&mut self) -> Result<Option<Vec<Listed>>, String>;
 
     /// API requests made so far.
-    fn api_calls(&self) -> u64;
+    fn requests(&self) -> Requests;
 }
 
 /// How a run behaves.
@@ -109,6 +120,8 @@ pub async fn sync_scope(
         write_errors: 0,
         pages: 0,
         api_calls: 0,
+        retries: 0,
+        throttled: 0,
         error: None,
     };
     let result = Run {
@@ -119,7 +132,10 @@ pub async fn sync_scope(
     }
     .execute(pages)
     .await;
-    run.api_calls = pages.api_calls();
+    let requests = pages.requests();
+    run.api_calls = requests.api_calls;
+    run.retries = requests.retries;
+    run.throttled = requests.throttled;
     match result {
         Ok(outcome) => run.outcome = outcome,
         Err(error) => {

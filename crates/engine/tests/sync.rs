@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use syncer_engine::{sync_scope, Listed, PageSource, SyncOptions};
+use syncer_engine::{sync_scope, Listed, PageSource, Requests, SyncOptions};
 use syncer_plugin_sdk::Resource;
 use syncer_store::{Outcome, RunRecord, Scope, Store};
 use syncer_store_embedded::EmbeddedStore;
@@ -24,8 +24,11 @@ impl PageSource for Pages {
         Ok(self.pages.next())
     }
 
-    fn api_calls(&self) -> u64 {
-        self.served as u64
+    fn requests(&self) -> Requests {
+        Requests {
+            api_calls: self.served as u64,
+            ..Requests::default()
+        }
     }
 }
 

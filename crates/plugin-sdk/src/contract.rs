@@ -167,6 +167,12 @@ pub struct Page {
     /// API requests the plugin made for this page (for run records and metrics).
     #[serde(default)]
     pub api_calls: u32,
+    /// Of those, requests that were retries (after a 5xx, a timeout, a reset).
+    #[serde(default)]
+    pub retries: u32,
+    /// Of those, answers that said "slow down" (HTTP 429, or 503 with `Retry-After`).
+    #[serde(default)]
+    pub throttled: u32,
 }
 
 /// The envelope a plugin returns for each resource. The host adds everything else of

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use syncer_store::{
     BatchResult, InventoryDoc, Known, RunRecord, Scope, Store, StoreError, SyncMeta, UtcMillis,
     Write, SYNC_RUNS,
@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS sync_runs (
 );
 CREATE INDEX IF NOT EXISTS sync_runs_by_job ON sync_runs (job, started_at);
 CREATE INDEX IF NOT EXISTS sync_runs_by_time ON sync_runs (started_at);
+CREATE TABLE IF NOT EXISTS syncer_leases (
+    job        TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 ";
 
 /// The embedded store.
@@ -276,6 +281,51 @@ impl Store for EmbeddedStore {
                 serde_json::from_str(r).map_err(|e| StoreError::Corrupt(format!("run record: {e}")))
             })
             .collect()
+    }
+
+    async fn last_run(&self, job: &str) -> Result<Option<RunRecord>, StoreError> {
+        let job = job.to_owned();
+        let record: Option<String> = self
+            .with(move |conn| {
+                conn.prepare_cached(
+                    "SELECT record FROM sync_runs WHERE job = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                )?
+                .query_row(params![job], |row| row.get(0))
+                .optional()
+            })
+            .await?;
+        record
+            .map(|r| {
+                serde_json::from_str(&r)
+                    .map_err(|e| StoreError::Corrupt(format!("run record: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        job: &str,
+        owner: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<bool, StoreError> {
+        let (job, owner) = (job.to_owned(), owner.to_owned());
+        self.with(move |conn| {
+            // One statement: insert, or take over only if expired or already ours.
+            let changed = conn.execute(
+                "INSERT INTO syncer_leases (job, owner, expires_at) VALUES (?1, ?2, ?4)
+                 ON CONFLICT (job) DO UPDATE SET owner = ?2, expires_at = ?4
+                 WHERE syncer_leases.expires_at < ?3 OR syncer_leases.owner = ?2",
+                params![job, owner, now.0, until.0],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
     }
 
     async fn export(&self, collection: &str) -> Result<Vec<serde_json::Value>, StoreError> {

@@ -21,7 +21,7 @@ use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use syncer_retry::RetryPolicy;
 use syncer_store::{
-    BatchResult, Known, RunRecord, Scope, Store, StoreError, UtcMillis, Write, SYNC_RUNS,
+    BatchResult, Known, RunRecord, Scope, Store, StoreError, UtcMillis, Write, LEASES, SYNC_RUNS,
 };
 
 /// Statements per `update` command; keeps each command far below the 16 MiB limit.
@@ -186,6 +186,14 @@ fn is_transient(e: &MongoError) -> bool {
         // HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress,
         // InterruptedAtShutdown, NotWritablePrimary, PrimarySteppedDown, SocketException.
         ErrorKind::Command(c) => matches!(c.code, 6 | 7 | 89 | 91 | 11600 | 10107 | 189 | 9001),
+        _ => false,
+    }
+}
+
+fn is_duplicate_key(e: &MongoError) -> bool {
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == 11000,
         _ => false,
     }
 }
@@ -403,6 +411,62 @@ impl Store for MongoStore {
             })
             .await?;
         docs.into_iter().map(convert::run_from_bson).collect()
+    }
+
+    async fn last_run(&self, job: &str) -> Result<Option<RunRecord>, StoreError> {
+        let runs = self.db.collection::<Document>(SYNC_RUNS);
+        let found = self
+            .retried("reading the last run", |_| {
+                runs.find_one(doc! { "job": job })
+                    .sort(doc! { "started_at": -1, "_id": -1 })
+                    .projection(doc! { "_id": 0 })
+            })
+            .await?;
+        found.map(convert::run_from_bson).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        // One attempt: a health check reports the state now, it does not wait it out.
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(error_class(&e)))
+    }
+
+    async fn acquire_lease(
+        &self,
+        job: &str,
+        owner: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<bool, StoreError> {
+        let leases = self.db.collection::<Document>(LEASES);
+        let filter = doc! {
+            "_id": job,
+            "$or": [ { "expires_at": { "$lt": DateTime::from_millis(now.0) } }, { "owner": owner } ],
+        };
+        let update =
+            doc! { "$set": { "owner": owner, "expires_at": DateTime::from_millis(until.0) } };
+        let result = self
+            .retry
+            .run(is_transient, |_| {
+                leases
+                    .find_one_and_update(filter.clone(), update.clone())
+                    .upsert(true)
+                    .return_document(mongodb::options::ReturnDocument::After)
+                    .into_future()
+            })
+            .await;
+        match result {
+            Ok(found) => Ok(found.is_some()),
+            // Held by another owner: the filter missed and the upsert hit the `_id`.
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "taking a lease: {}",
+                error_class(&e)
+            ))),
+        }
     }
 
     async fn export(&self, collection: &str) -> Result<Vec<serde_json::Value>, StoreError> {

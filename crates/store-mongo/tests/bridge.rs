@@ -204,8 +204,8 @@ impl syncer_engine::PageSource for Listing {
     async fn next_page(&mut self) -> Result<Option<Vec<syncer_engine::Listed>>, String> {
         Ok(self.0.next())
     }
-    fn api_calls(&self) -> u64 {
-        0
+    fn requests(&self) -> syncer_engine::Requests {
+        syncer_engine::Requests::default()
     }
 }
 

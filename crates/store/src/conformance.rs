@@ -23,6 +23,8 @@ macro_rules! conformance_suite {
             one_bad_statement_fails_alone,
             runs_are_recorded_newest_first,
             export_is_ordered_and_shaped,
+            last_run_is_the_newest_of_its_job,
+            leases_go_to_one_owner_until_they_expire,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -254,6 +256,8 @@ pub async fn runs_are_recorded_newest_first(store: &dyn Store) {
         write_errors: 0,
         pages: 1,
         api_calls: 1,
+        retries: 0,
+        throttled: 0,
         error: (n == 2).then(|| "boom".to_string()),
     };
     for n in 1..=3 {
@@ -305,4 +309,65 @@ pub async fn export_is_ordered_and_shaped(store: &dyn Store) {
     });
     assert_eq!(docs[0], expected);
     assert!(store.export("Nothing").await.unwrap().is_empty());
+}
+
+/// `last_run` finds the newest record of one job.
+pub async fn last_run_is_the_newest_of_its_job(store: &dyn Store) {
+    store.ping().await.unwrap();
+    assert_eq!(store.last_run("c1/Widget").await.unwrap(), None);
+    runs_are_recorded_newest_first(store).await;
+    let last = store.last_run("c1/Widget").await.unwrap().unwrap();
+    assert_eq!(last.run_id, "run-3");
+    assert_eq!(store.last_run("c2/Widget").await.unwrap(), None);
+}
+
+/// A lease belongs to one owner until it expires; its owner can renew it.
+pub async fn leases_go_to_one_owner_until_they_expire(store: &dyn Store) {
+    let t = |s: i64| UtcMillis(1_700_000_000_000 + s * 1000);
+    assert!(store
+        .acquire_lease("c1/Widget", "a", t(0), t(60))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .acquire_lease("c1/Widget", "b", t(10), t(70))
+            .await
+            .unwrap(),
+        "b took a's live lease"
+    );
+    assert!(
+        store
+            .acquire_lease("c1/Other", "b", t(10), t(70))
+            .await
+            .unwrap(),
+        "leases are per job"
+    );
+    assert!(
+        store
+            .acquire_lease("c1/Widget", "a", t(30), t(90))
+            .await
+            .unwrap(),
+        "a could not renew"
+    );
+    assert!(
+        !store
+            .acquire_lease("c1/Widget", "b", t(80), t(140))
+            .await
+            .unwrap(),
+        "the renewal did not extend the lease"
+    );
+    assert!(
+        store
+            .acquire_lease("c1/Widget", "b", t(91), t(151))
+            .await
+            .unwrap(),
+        "b could not take an expired lease"
+    );
+    assert!(
+        !store
+            .acquire_lease("c1/Widget", "a", t(100), t(160))
+            .await
+            .unwrap(),
+        "a took b's lease back"
+    );
 }

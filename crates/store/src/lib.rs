@@ -92,4 +92,24 @@ pub trait Store: Send + Sync {
     /// Every document of `collection` (or every run record, for [`SYNC_RUNS`]), as
     /// export JSON, ordered by cloud, source, reference id.
     async fn export(&self, collection: &str) -> Result<Vec<serde_json::Value>, StoreError>;
+
+    /// The newest run record of `job`.
+    async fn last_run(&self, job: &str) -> Result<Option<RunRecord>, StoreError>;
+
+    /// Whether the store answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Takes or renews the lease of `job` for `owner` until `until`, if the lease is
+    /// free, expired (its expiry before `now`) or already `owner`'s: one atomic
+    /// conditional write. Returns whether `owner` holds the lease now.
+    async fn acquire_lease(
+        &self,
+        job: &str,
+        owner: &str,
+        now: UtcMillis,
+        until: UtcMillis,
+    ) -> Result<bool, StoreError>;
 }
+
+/// Name of the collection that holds job leases (`[ha]`).
+pub const LEASES: &str = "syncer_leases";

@@ -163,6 +163,12 @@ pub struct RunRecord {
     pub pages: u64,
     /// API requests the plugin made.
     pub api_calls: u64,
+    /// Of those, retries.
+    #[serde(default)]
+    pub retries: u64,
+    /// Of those, answers that said "slow down" (429, 503 with `Retry-After`).
+    #[serde(default)]
+    pub throttled: u64,
     /// Why the run failed or was guarded.
     pub error: Option<String>,
 }

@@ -1,15 +1,18 @@
 //! Jobs: one per (cloud, collection), each a plugin list function feeding the sync
 //! engine through the worker pool.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use syncer_config::{CollectionConfig, Config};
-use syncer_engine::{sync_scope, Listed, PageSource, SyncOptions};
+use syncer_engine::{sync_scope, Listed, PageSource, Requests, SyncOptions};
 use syncer_plugin_host::{LoadedPlugin, Registry};
 use syncer_plugin_sdk::{CloudRef, ListRequest};
 use syncer_scheduler::WorkerPool;
 use syncer_store::{Outcome, RunRecord, Scope, Store, UtcMillis};
+use tracing::Instrument;
 
 /// One job: a collection synced from one cloud.
 #[derive(Clone)]
@@ -28,6 +31,8 @@ pub struct JobSpec {
     pub timeout: Option<Duration>,
     /// Engine options.
     pub options: SyncOptions,
+    /// Changes whenever anything about the job changes (for reloads).
+    pub fingerprint: u64,
 }
 
 /// The jobs of `config`, in name order. The config was checked against the registry,
@@ -59,6 +64,28 @@ fn job(
     plugin: LoadedPlugin,
     allow_mass_retire: bool,
 ) -> JobSpec {
+    let request = ListRequest {
+        function: collection.function.clone(),
+        cloud: CloudRef {
+            name: cloud.to_owned(),
+            settings: config.clouds[cloud].settings.clone(),
+        },
+        cursor: None,
+        page_size: collection.page_size,
+        options: collection.options.clone(),
+    };
+    let mut hasher = DefaultHasher::new();
+    (
+        &collection.plugin,
+        plugin.origin.to_string(),
+        &plugin.manifest.version,
+        serde_json::to_string(&request).unwrap_or_default(),
+        collection.interval,
+        collection.timeout,
+        &collection.source,
+        collection.max_retire_share.to_bits(),
+    )
+        .hash(&mut hasher);
     JobSpec {
         name: format!("{cloud}/{}", collection.name),
         scope: Scope {
@@ -67,16 +94,7 @@ fn job(
             source: collection.source.clone(),
         },
         plugin,
-        request: ListRequest {
-            function: collection.function.clone(),
-            cloud: CloudRef {
-                name: cloud.to_owned(),
-                settings: config.clouds[cloud].settings.clone(),
-            },
-            cursor: None,
-            page_size: collection.page_size,
-            options: collection.options.clone(),
-        },
+        request,
         interval: collection.interval,
         timeout: collection.timeout,
         options: SyncOptions {
@@ -84,6 +102,7 @@ fn job(
             allow_mass_retire,
             ..SyncOptions::default()
         },
+        fingerprint: hasher.finish(),
     }
 }
 
@@ -96,7 +115,11 @@ pub fn selects(selector: &str, job: &JobSpec) -> bool {
 /// record says how it went.
 pub async fn run_once(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> RunRecord {
     let span = tracing::info_span!("job", job = %job.name, cloud = %job.scope.cloud, collection = %job.scope.collection);
-    let _enter = span.enter();
+    run_in_span(job, store, pool).instrument(span).await
+}
+
+async fn run_in_span(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> RunRecord {
+    tracing::info!("run started");
     let started = Instant::now();
     let started_at = UtcMillis::now();
     let mut pages = PluginPages {
@@ -104,7 +127,7 @@ pub async fn run_once(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> Ru
         pool: pool.clone(),
         request: job.request.clone(),
         done: false,
-        api_calls: 0,
+        requests: Requests::default(),
     };
     let sync = sync_scope(store, &job.name, &job.scope, &mut pages, &job.options);
     let run = match job.timeout {
@@ -112,9 +135,9 @@ pub async fn run_once(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> Ru
         Some(limit) => match tokio::time::timeout(limit, sync).await {
             Ok(run) => run,
             Err(_) => {
-                // The run was abandoned mid-way: writes made so far are whole
-                // documents; nothing was retired. Record it as failed.
-                let run = timed_out(job, started_at, started.elapsed(), limit, pages.api_calls);
+                // Abandoned mid-way: writes made so far are whole documents; nothing
+                // was retired. Record it as failed.
+                let run = timed_out(job, started_at, started.elapsed(), limit, pages.requests);
                 if let Err(e) = store.record_run(&run).await {
                     tracing::error!(error = %e, "cannot record the run");
                 }
@@ -142,7 +165,7 @@ fn timed_out(
     started_at: UtcMillis,
     elapsed: Duration,
     limit: Duration,
-    api_calls: u64,
+    requests: Requests,
 ) -> RunRecord {
     RunRecord {
         run_id: format!("timeout-{}-{}", job.name, started_at.0),
@@ -163,7 +186,9 @@ fn timed_out(
         escaped: 0,
         write_errors: 0,
         pages: 0,
-        api_calls,
+        api_calls: requests.api_calls,
+        retries: requests.retries,
+        throttled: requests.throttled,
         error: Some(format!(
             "timed out after {}s; nothing retired",
             limit.as_secs()
@@ -177,7 +202,7 @@ struct PluginPages {
     pool: WorkerPool,
     request: ListRequest,
     done: bool,
-    api_calls: u64,
+    requests: Requests,
 }
 
 #[async_trait]
@@ -199,7 +224,9 @@ impl PageSource for PluginPages {
                     self.plugin.manifest.name, self.request.function
                 )
             })?;
-        self.api_calls += u64::from(page.api_calls);
+        self.requests.api_calls += u64::from(page.api_calls);
+        self.requests.retries += u64::from(page.retries);
+        self.requests.throttled += u64::from(page.throttled);
         match page.next {
             Some(next) if self.request.cursor.as_deref() == Some(next.as_str()) => {
                 return Err(format!(
@@ -213,7 +240,7 @@ impl PageSource for PluginPages {
         Ok(Some(page.items.into_iter().map(Listed::from).collect()))
     }
 
-    fn api_calls(&self) -> u64 {
-        self.api_calls
+    fn requests(&self) -> Requests {
+        self.requests
     }
 }

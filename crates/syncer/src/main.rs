@@ -1,13 +1,15 @@
 //! `syncer`: the host binary. CLI and glue only; the work is in the library crates.
 
 mod builtins;
+mod daemon;
+mod http;
 mod jobs;
+mod metrics;
 mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -65,8 +67,13 @@ enum Command {
         #[arg(long)]
         allow_mass_retire: bool,
     },
-    /// Run every job on its interval until SIGTERM or SIGINT.
+    /// Run every job on its interval until SIGTERM or SIGINT; SIGHUP reloads the config.
     Run,
+    /// Each job's last run, its outcome and counts, and when it runs next.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Print a collection's documents (`sync_runs` for run records).
     Export {
         #[arg(long)]
@@ -114,12 +121,12 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Config and plugins, loaded and checked together; every problem is printed.
-struct Loaded {
-    config: Config,
-    registry: Registry,
+pub(crate) struct Loaded {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
 }
 
-fn load(path: &std::path::Path) -> Result<Loaded, Vec<String>> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Loaded, Vec<String>> {
     let config = syncer_config::load(path)
         .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let registry = Registry::load(&config.plugins, builtins::all())
@@ -167,7 +174,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             jobs: selectors,
             allow_mass_retire,
         } => once(loaded, &selectors, allow_mass_retire).await,
-        Command::Run => run(loaded).await,
+        Command::Run => daemon::run(&cli.config, loaded)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Status { format } => status(loaded, format == Format::Json).await,
         Command::Export { collection, format } => {
             let store = open_store(&loaded.config).await?;
             let docs = store.export(&collection).await?;
@@ -177,7 +187,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+async fn status(loaded: Loaded, as_json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(&loaded.config).await?;
+    let mut rows = Vec::new();
+    for job in jobs::plan(&loaded.config, &loaded.registry, false) {
+        let last = store.last_run(&job.name).await?;
+        rows.push((job, last));
+    }
+    output::status(&rows, as_json);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.store {
         StoreConfig::Embedded { path } => {
             let store = syncer_store_embedded::EmbeddedStore::open(path)?;
@@ -241,59 +262,4 @@ async fn once(
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
-    let store = open_store(&loaded.config).await?;
-    let specs = jobs::plan(&loaded.config, &loaded.registry, false);
-    let collections: Vec<String> = specs.iter().map(|j| j.scope.collection.clone()).collect();
-    store
-        .prepare(&collections)
-        .await
-        .context("preparing the store")?;
-    let pool = WorkerPool::new(loaded.config.scheduler.max_workers);
-    let scheduled = specs
-        .into_iter()
-        .map(|spec| {
-            let (store, pool) = (store.clone(), pool.clone());
-            let spec = Arc::new(spec);
-            syncer_scheduler::Job {
-                name: spec.name.clone(),
-                interval: spec.interval,
-                run: Arc::new(move || {
-                    let (spec, store, pool) = (spec.clone(), store.clone(), pool.clone());
-                    Box::pin(async move {
-                        jobs::run_once(&spec, store.as_ref(), &pool).await.outcome
-                            == Outcome::Succeeded
-                    })
-                }),
-            }
-        })
-        .collect::<Vec<_>>();
-    tracing::info!(
-        jobs = scheduled.len(),
-        workers = pool.size(),
-        store = store.kind(),
-        "syncer running"
-    );
-    syncer_scheduler::run_jobs(scheduled, shutdown_signal(), Duration::from_secs(30)).await;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops syncer");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

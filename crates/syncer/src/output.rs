@@ -5,7 +5,9 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 use syncer_plugin_host::{Origin, Registry};
-use syncer_store::RunRecord;
+use syncer_store::{Outcome, RunRecord, UtcMillis};
+
+use crate::jobs::JobSpec;
 
 /// `syncer plugins`.
 pub fn plugins(registry: &Registry, as_json: bool) {
@@ -86,6 +88,81 @@ pub fn runs(runs: &[RunRecord]) {
         ],
         &rows,
     );
+}
+
+/// `syncer status`: each job's last run and its next one.
+pub fn status(rows: &[(JobSpec, Option<RunRecord>)], as_json: bool) {
+    let next_of = |job: &JobSpec, run: &Option<RunRecord>| -> Option<UtcMillis> {
+        run.as_ref()
+            .map(|r| UtcMillis(r.started_at.0 + job.interval.as_millis() as i64))
+    };
+    if as_json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(job, run)| {
+                json!({
+                    "job": job.name,
+                    "cloud": job.scope.cloud,
+                    "collection": job.scope.collection,
+                    "interval_secs": job.interval.as_secs(),
+                    "last_run": run.as_ref().map(RunRecord::to_export_json),
+                    "next_run": match (run, next_of(job, run)) {
+                        (Some(r), _) if r.outcome == Outcome::Failed => Value::from("after backoff"),
+                        (_, Some(next)) => Value::from(next.to_string()),
+                        (None, None) => Value::from("at start"),
+                        _ => Value::Null,
+                    },
+                })
+            })
+            .collect();
+        emit(serde_json::to_string_pretty(&list).expect("json"));
+        return;
+    }
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(job, run)| match run {
+            None => vec![
+                job.name.clone(),
+                "-".into(),
+                "never run".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                "at start".into(),
+                String::new(),
+            ],
+            Some(r) => vec![
+                job.name.clone(),
+                r.started_at.to_string(),
+                outcome_text(r.outcome),
+                r.listed.to_string(),
+                r.inserted.to_string(),
+                r.updated.to_string(),
+                r.retired.to_string(),
+                if r.outcome == Outcome::Failed {
+                    "after backoff".into()
+                } else {
+                    next_of(job, run).map(|t| t.to_string()).unwrap_or_default()
+                },
+                r.error.clone().unwrap_or_default(),
+            ],
+        })
+        .collect();
+    table(
+        &[
+            "JOB", "LAST RUN", "OUTCOME", "LISTED", "INSERTED", "UPDATED", "RETIRED", "NEXT RUN",
+            "ERROR",
+        ],
+        &table_rows,
+    );
+}
+
+fn outcome_text(outcome: Outcome) -> String {
+    serde_json::to_value(outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// `syncer export`: JSON lines, or a short table.

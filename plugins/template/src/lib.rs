@@ -28,6 +28,9 @@ struct Settings {
     /// Over how many projects they are spread.
     #[serde(default = "default_projects")]
     projects: u32,
+    /// How long each page takes, as a slow cloud would (milliseconds).
+    #[serde(default)]
+    page_delay_ms: u64,
 }
 
 fn default_count() -> u32 {
@@ -91,10 +94,15 @@ impl Plugin for TemplatePlugin {
             .saturating_add(request.page_size.max(1))
             .min(settings.count);
         tracing::debug!(cloud = %request.cloud.name, start, end, "listing items");
+        if settings.page_delay_ms > 0 {
+            // Plugin calls run on the host's worker threads: blocking here is allowed.
+            std::thread::sleep(std::time::Duration::from_millis(settings.page_delay_ms));
+        }
         Ok(Page {
             items: (start..end).map(|i| settings.item(i)).collect(),
             next: (end < settings.count).then(|| end.to_string()),
             api_calls: 1,
+            ..Page::default()
         })
     }
 
@@ -115,10 +123,11 @@ impl Plugin for TemplatePlugin {
     fn check_cloud(&self, cloud: &CloudRef) -> Vec<SettingProblem> {
         let mut problems = Vec::new();
         for key in cloud.settings.keys() {
-            if !matches!(key.as_str(), "count" | "projects") {
+            if !matches!(key.as_str(), "count" | "projects" | "page_delay_ms") {
                 problems.push(SettingProblem {
                     key: key.clone(),
-                    message: "unknown key, expected one of `count`, `projects`".into(),
+                    message: "unknown key, expected one of `count`, `projects`, `page_delay_ms`"
+                        .into(),
                 });
             }
         }

@@ -35,6 +35,7 @@ impl Plugin for Acme {
                     items: (start..end).map(widget).collect(),
                     next: (end < WIDGETS).then(|| end.to_string()),
                     api_calls: 1,
+                    ..Page::default()
                 })
             }
             "explode" => panic!("acme exploded on purpose"),
