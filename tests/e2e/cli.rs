@@ -172,3 +172,55 @@ fn plugins_lists_the_builtins() {
         serde_json::json!([{"name": "items", "kind": "list"}, {"name": "item", "kind": "get"}])
     );
 }
+
+#[test]
+fn a_crash_mid_run_leaves_the_committed_batches_and_the_next_run_repairs() {
+    // 3,000 items in pages of 500, 300 ms a page: batches of 1,000 commit as it goes.
+    let s = Scratch::new(
+        &DEMO
+            .replace("count = 1234", "count = 3000\npage_delay_ms = 300")
+            .replace("page_size = 100", "page_size = 500"),
+    );
+    let mut once = syncer_e2e::Daemon::empty();
+    once.add_command(&s, "info,syncer_engine=debug", &["once"]);
+    once.wait_message("batch written", None);
+    once.signal("KILL");
+    once.wait_exit();
+
+    let committed = s.syncer(&["export", "--collection", "Item"]).json_lines();
+    assert!(
+        !committed.is_empty() && committed.len() < 3000,
+        "{} documents after the crash",
+        committed.len()
+    );
+    assert_eq!(
+        committed.len() % 1000,
+        0,
+        "a batch was half-committed: {}",
+        committed.len()
+    );
+    assert!(committed
+        .iter()
+        .all(|d| d["uuid"].is_string() && d["cloud_meta"]["id"].is_string()));
+
+    let repaired = s.syncer(&["once"]);
+    assert_eq!(repaired.code(), 0, "{}", repaired.stderr());
+    let runs = s
+        .syncer(&["export", "--collection", "sync_runs"])
+        .json_lines();
+    let last = runs.last().unwrap();
+    assert_eq!(
+        last["inserted"].as_u64().unwrap() + last["unchanged"].as_u64().unwrap(),
+        3000
+    );
+    assert_eq!(
+        last["unchanged"].as_u64().unwrap() as usize,
+        committed.len()
+    );
+    assert_eq!(
+        s.syncer(&["export", "--collection", "Item"])
+            .json_lines()
+            .len(),
+        3000
+    );
+}

@@ -182,25 +182,26 @@ fn a_file_that_is_not_a_library_is_refused_by_name() {
     assert!(run.stderr().contains(&expected), "{}", run.stderr());
 }
 
+/// Runs `syncer COMMAND` with a config that loads `lib`; expects exit 2 and returns
+/// what it printed on stderr.
+fn refused(s: &Scratch, lib: &std::path::Path, command: &str) -> String {
+    let paths = format!("[plugins]\npaths = [{:?}]", lib.display().to_string());
+    std::fs::write(s.path("syncer.toml"), config(&paths)).unwrap();
+    let run = s.syncer(&[command]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    run.stderr()
+}
+
 #[test]
 fn a_library_without_the_abi_symbol_is_refused_by_name() {
     let s = Scratch::new("");
     let lib = c_library(s.dir.path(), "noabi", "int hello(void) { return 1; }\n");
-    std::fs::write(
-        s.path("syncer.toml"),
-        config(&format!(
-            "[plugins]\npaths = [{:?}]",
-            lib.display().to_string()
-        )),
-    )
-    .unwrap();
-    let run = s.syncer(&["check"]);
-    assert_eq!(run.code(), 2);
+    let stderr = refused(&s, &lib, "check");
     let expected = format!(
         "{}: not a syncer plugin: the library exports no `syncer_plugin_abi_version` symbol",
         lib.display()
     );
-    assert!(run.stderr().contains(&expected), "{}", run.stderr());
+    assert!(stderr.contains(&expected), "{stderr}");
 }
 
 #[test]
@@ -211,21 +212,12 @@ fn a_library_of_another_abi_version_is_refused_with_both_versions() {
         "future",
         "unsigned int syncer_plugin_abi_version(void) { return 999; }\n",
     );
-    std::fs::write(
-        s.path("syncer.toml"),
-        config(&format!(
-            "[plugins]\npaths = [{:?}]",
-            lib.display().to_string()
-        )),
-    )
-    .unwrap();
-    let run = s.syncer(&["plugins"]);
-    assert_eq!(run.code(), 2);
+    let stderr = refused(&s, &lib, "plugins");
     let expected = format!(
         "{}: built for plugin ABI version 999, this host speaks version 1; rebuild it against this syncer's plugin SDK",
         lib.display()
     );
-    assert!(run.stderr().contains(&expected), "{}", run.stderr());
+    assert!(stderr.contains(&expected), "{stderr}");
 }
 
 #[test]

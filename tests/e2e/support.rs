@@ -184,22 +184,33 @@ pub const DAEMON_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 impl Daemon {
     /// Starts `syncer --log-format json run` in `scratch` (process 0).
     pub fn start(scratch: &Scratch) -> Self {
-        let (sender, lines) = std::sync::mpsc::channel();
-        let mut daemon = Daemon {
-            children: Vec::new(),
-            sender,
-            lines,
-            seen: Vec::new(),
-        };
+        let mut daemon = Self::empty();
         daemon.add(scratch, "info");
         daemon
     }
 
-    /// Starts one more process with log filter `filter`; returns its index.
+    /// No process yet.
+    pub fn empty() -> Self {
+        let (sender, lines) = std::sync::mpsc::channel();
+        Daemon {
+            children: Vec::new(),
+            sender,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Starts one more `syncer run` with log filter `filter`; returns its index.
     pub fn add(&mut self, scratch: &Scratch, filter: &str) -> usize {
+        self.add_command(scratch, filter, &["run"])
+    }
+
+    /// Starts `syncer --log-format json ARGS` as one more process; returns its index.
+    pub fn add_command(&mut self, scratch: &Scratch, filter: &str, args: &[&str]) -> usize {
         let index = self.children.len();
         let mut child = Command::new(syncer_bin())
-            .args(["--log-format", "json", "run"])
+            .args(["--log-format", "json"])
+            .args(args)
             .current_dir(scratch.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -100,30 +100,7 @@ pub async fn sync_scope(
 ) -> RunRecord {
     let started = Instant::now();
     let run_id = uuid::Uuid::new_v4().to_string();
-    let mut run = RunRecord {
-        run_id: run_id.clone(),
-        job: job.to_owned(),
-        collection: scope.collection.clone(),
-        cloud: scope.cloud.clone(),
-        source: scope.source.clone(),
-        started_at: UtcMillis::now(),
-        duration_ms: 0,
-        outcome: Outcome::Failed,
-        listed: 0,
-        inserted: 0,
-        updated: 0,
-        reactivated: 0,
-        retired: 0,
-        unchanged: 0,
-        duplicates: 0,
-        escaped: 0,
-        write_errors: 0,
-        pages: 0,
-        api_calls: 0,
-        retries: 0,
-        throttled: 0,
-        error: None,
-    };
+    let mut run = RunRecord::start(run_id, job, scope, UtcMillis::now());
     let result = Run {
         store,
         scope,
@@ -308,6 +285,7 @@ impl Run<'_> {
             tracing::error!(collection = %self.scope.collection, %reference_id, %reason, "document not written");
         }
         self.run.write_errors += result.failed.len() as u64;
+        tracing::debug!(collection = %self.scope.collection, applied = result.applied, "batch written");
         Ok(())
     }
 

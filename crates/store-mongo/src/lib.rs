@@ -190,6 +190,15 @@ fn is_transient(e: &MongoError) -> bool {
     }
 }
 
+/// Every document of a cursor.
+async fn drain(mut cursor: mongodb::Cursor<Document>) -> Result<Vec<Document>, MongoError> {
+    let mut out = Vec::new();
+    while cursor.advance().await? {
+        out.push(cursor.deserialize_current()?);
+    }
+    Ok(out)
+}
+
 fn is_duplicate_key(e: &MongoError) -> bool {
     match e.kind.as_ref() {
         ErrorKind::Command(c) => c.code == 11000,
@@ -397,17 +406,13 @@ impl Store for MongoStore {
         let runs = self.db.collection::<Document>(SYNC_RUNS);
         let docs = self
             .retried("reading runs", |_| async {
-                let mut cursor = runs
+                let cursor = runs
                     .find(doc! {})
                     .sort(doc! { "started_at": -1, "_id": -1 })
                     .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                     .projection(doc! { "_id": 0 })
                     .await?;
-                let mut out = Vec::new();
-                while cursor.advance().await? {
-                    out.push(cursor.deserialize_current()?);
-                }
-                Ok(out)
+                drain(cursor).await
             })
             .await?;
         docs.into_iter().map(convert::run_from_bson).collect()
@@ -479,16 +484,12 @@ impl Store for MongoStore {
         let docs = self
             .retried("exporting", |_| async {
                 // Documents the control panel made itself carry no `source`: not ours.
-                let mut cursor = coll
+                let cursor = coll
                     .find(doc! { "source": { "$exists": true } })
                     .sort(doc! { "cloud": 1, "source": 1, "reference_id": 1 })
                     .projection(doc! { "_id": 0 })
                     .await?;
-                let mut out = Vec::new();
-                while cursor.advance().await? {
-                    out.push(cursor.deserialize_current()?);
-                }
-                Ok(out)
+                drain(cursor).await
             })
             .await?;
         docs.into_iter()

@@ -174,6 +174,35 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// A record of a run of `job` over `scope` starting now: failed, nothing counted
+    /// yet, until the run says otherwise.
+    pub fn start(run_id: String, job: &str, scope: &Scope, started_at: UtcMillis) -> Self {
+        RunRecord {
+            run_id,
+            job: job.to_owned(),
+            collection: scope.collection.clone(),
+            cloud: scope.cloud.clone(),
+            source: scope.source.clone(),
+            started_at,
+            duration_ms: 0,
+            outcome: Outcome::Failed,
+            listed: 0,
+            inserted: 0,
+            updated: 0,
+            reactivated: 0,
+            retired: 0,
+            unchanged: 0,
+            duplicates: 0,
+            escaped: 0,
+            write_errors: 0,
+            pages: 0,
+            api_calls: 0,
+            retries: 0,
+            throttled: 0,
+            error: None,
+        }
+    }
+
     /// Documents written by the run (inserted + updated + retired).
     pub fn writes(&self) -> u64 {
         self.inserted + self.updated + self.retired

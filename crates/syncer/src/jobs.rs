@@ -167,33 +167,21 @@ fn timed_out(
     limit: Duration,
     requests: Requests,
 ) -> RunRecord {
-    RunRecord {
-        run_id: format!("timeout-{}-{}", job.name, started_at.0),
-        job: job.name.clone(),
-        collection: job.scope.collection.clone(),
-        cloud: job.scope.cloud.clone(),
-        source: job.scope.source.clone(),
+    let mut run = RunRecord::start(
+        format!("timeout-{}-{}", job.name, started_at.0),
+        &job.name,
+        &job.scope,
         started_at,
-        duration_ms: elapsed.as_millis() as u64,
-        outcome: Outcome::Failed,
-        listed: 0,
-        inserted: 0,
-        updated: 0,
-        reactivated: 0,
-        retired: 0,
-        unchanged: 0,
-        duplicates: 0,
-        escaped: 0,
-        write_errors: 0,
-        pages: 0,
-        api_calls: requests.api_calls,
-        retries: requests.retries,
-        throttled: requests.throttled,
-        error: Some(format!(
-            "timed out after {}s; nothing retired",
-            limit.as_secs()
-        )),
-    }
+    );
+    run.duration_ms = elapsed.as_millis() as u64;
+    run.api_calls = requests.api_calls;
+    run.retries = requests.retries;
+    run.throttled = requests.throttled;
+    run.error = Some(format!(
+        "timed out after {}s; nothing retired",
+        limit.as_secs()
+    ));
+    run
 }
 
 /// A plugin's list function as a stream of pages, each call made on the worker pool.
