@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         ["lint"] => lint(),
         ["ci"] => lint().and_then(|_| test()),
         ["demo"] => demo(),
-        ["new-plugin", name] => new_plugin(name),
+        ["new-plugin", name] => new_plugin(&root(), name),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -203,7 +203,8 @@ fn demo() -> Result {
     Ok(())
 }
 
-fn new_plugin(name: &str) -> Result {
+/// Copies `plugins/template` under `root` to `plugins/NAME`, renamed.
+fn new_plugin(root: &Path, name: &str) -> Result {
     let valid = !name.is_empty()
         && name
             .chars()
@@ -213,8 +214,8 @@ fn new_plugin(name: &str) -> Result {
             "plugin name `{name}` must be lowercase letters, digits and `-`, and not `template`"
         ));
     }
-    let from = root().join("plugins/template");
-    let to = root().join("plugins").join(name);
+    let from = root.join("plugins/template");
+    let to = root.join("plugins").join(name);
     if to.exists() {
         return Err(format!("{} already exists", to.display()));
     }
@@ -248,4 +249,40 @@ fn new_plugin(name: &str) -> Result {
         name.replace('-', "_")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_plugin_renames_the_template_everywhere() {
+        let scratch = env::temp_dir().join(format!("xtask-new-plugin-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&scratch);
+        fs::create_dir_all(scratch.join("plugins/template/src")).unwrap();
+        for file in ["Cargo.toml", "src/lib.rs"] {
+            fs::copy(
+                root().join("plugins/template").join(file),
+                scratch.join("plugins/template").join(file),
+            )
+            .unwrap();
+        }
+        new_plugin(&scratch, "acme-cloud").unwrap();
+        let manifest = fs::read_to_string(scratch.join("plugins/acme-cloud/Cargo.toml")).unwrap();
+        let lib = fs::read_to_string(scratch.join("plugins/acme-cloud/src/lib.rs")).unwrap();
+        assert!(
+            manifest.contains("name = \"syncer-plugin-acme-cloud\""),
+            "{manifest}"
+        );
+        assert!(manifest.contains("dynamic = []"), "{manifest}");
+        assert!(lib.contains("pub const NAME: &str = \"acme-cloud\";"));
+        assert!(lib.contains("pub struct AcmeCloudPlugin;"));
+        assert!(lib.contains("syncer_plugin_sdk::export_plugin!(AcmeCloudPlugin);"));
+        assert!(!lib.contains("TemplatePlugin") && !lib.contains("\"template\""));
+        assert!(new_plugin(&scratch, "acme-cloud")
+            .unwrap_err()
+            .contains("already exists"));
+        assert!(new_plugin(&scratch, "Bad_Name").is_err());
+        fs::remove_dir_all(&scratch).unwrap();
+    }
 }
