@@ -85,9 +85,15 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                         {
                             tracing::warn!("max_workers and [http] changes apply at the next restart");
                         }
-                        apply(&mut scheduler, &reloaded.config, &reloaded.registry, &shared).await?;
-                        tracing::info!(jobs = scheduler.job_names().len(), "config reloaded");
-                        current = reloaded.config;
+                        // A failure here changes nothing: the store is prepared before
+                        // the job set is swapped.
+                        match apply(&mut scheduler, &reloaded.config, &reloaded.registry, &shared).await {
+                            Ok(()) => {
+                                tracing::info!(jobs = scheduler.job_names().len(), "config reloaded");
+                                current = reloaded.config;
+                            }
+                            Err(e) => tracing::error!(error = format!("{e:#}"), "config rejected; the running config stays"),
+                        }
                     }
                 }
             }

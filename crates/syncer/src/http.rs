@@ -13,8 +13,14 @@ use syncer_store::Store;
 /// Serves until the task is dropped.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, store: Arc<dyn Store>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: do not spin on it.
+                tracing::warn!(error = %e, "cannot accept an HTTP connection");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
         };
         let (metrics, store) = (metrics.clone(), store.clone());
         tokio::spawn(async move {
