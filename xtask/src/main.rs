@@ -14,7 +14,9 @@ tasks:
   lint                cargo fmt --check and cargo clippy -D warnings
   ci                  lint, then test: exactly what .ci/run does
   demo                sync the demo cloud with the shipped syncer.toml and show the result
-  new-plugin NAME     scaffold plugins/NAME from plugins/template";
+  new-plugin NAME     scaffold plugins/NAME from plugins/template
+  testcloud [--size N] [--seed S] [--listen ADDR]
+                      run the OpenStack test cloud in the foreground (default 127.0.0.1:8780)";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         ["ci"] => lint().and_then(|_| test()),
         ["demo"] => demo(),
         ["new-plugin", name] => new_plugin(&root(), name),
+        ["testcloud", rest @ ..] => testcloud(rest),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -201,6 +204,20 @@ fn demo() -> Result {
         }
     }
     Ok(())
+}
+
+/// The address the test cloud listens on unless told otherwise.
+const TESTCLOUD_LISTEN: &str = "127.0.0.1:8780";
+
+fn testcloud(args: &[&str]) -> Result {
+    let mut command = cargo();
+    command
+        .args(["run", "--quiet", "--package", "syncer-testcloud", "--"])
+        .args(args);
+    if !args.contains(&"--listen") {
+        command.args(["--listen", TESTCLOUD_LISTEN]);
+    }
+    run(&mut command)
 }
 
 /// Copies `plugins/template` under `root` to `plugins/NAME`, renamed.
