@@ -224,3 +224,31 @@ fn a_crash_mid_run_leaves_the_committed_batches_and_the_next_run_repairs() {
         3000
     );
 }
+
+#[test]
+fn a_run_past_its_timeout_is_abandoned_as_failed_and_retires_nothing() {
+    let s = Scratch::new(DEMO);
+    assert_eq!(s.syncer(&["once"]).code(), 0);
+    // The cloud turns slow (400 ms a page, 13 pages) and the run may take 1 s: it is
+    // abandoned before the listing completes, so nothing may be retired.
+    std::fs::write(
+        s.path("syncer.toml"),
+        DEMO.replace("count = 1234", "count = 1300\npage_delay_ms = 400")
+            .replace("page_size = 100", "page_size = 100\ntimeout = \"1s\""),
+    )
+    .unwrap();
+    let run = s.syncer(&["once"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    assert!(
+        run.stdout().contains("timed out after 1s; nothing retired"),
+        "{}",
+        run.stdout()
+    );
+    let runs = s
+        .syncer(&["export", "--collection", "sync_runs"])
+        .json_lines();
+    assert_eq!(runs.last().unwrap()["outcome"], "failed");
+    let docs = s.syncer(&["export", "--collection", "Item"]).json_lines();
+    assert_eq!(docs.len(), 1234);
+    assert!(docs.iter().all(|d| d["active"] == 1));
+}
