@@ -48,18 +48,19 @@ fn listing(ids: impl IntoIterator<Item = u32>, version: u32) -> Vec<Listed> {
         .collect()
 }
 
+/// One scenario's world: a store (embedded or MongoDB through the bridge), the scope
+/// under test and the engine options.
 struct Check {
-    store: EmbeddedStore,
+    store: Box<dyn Store>,
     scope: Scope,
     options: SyncOptions,
-    _dir: tempfile::TempDir,
+    _guard: Box<dyn std::any::Any>,
 }
 
 impl Check {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+    fn with(store: Box<dyn Store>, guard: Box<dyn std::any::Any>) -> Self {
         Check {
-            store: EmbeddedStore::open(&dir.path().join("i.sqlite")).unwrap(),
+            store,
             scope: Scope {
                 collection: "Instance".into(),
                 cloud: "c1".into(),
@@ -69,8 +70,27 @@ impl Check {
                 batch_size: 7,
                 ..SyncOptions::default()
             },
-            _dir: dir,
+            _guard: guard,
         }
+    }
+
+    async fn embedded() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("i.sqlite")).unwrap();
+        Self::with(Box::new(store), Box::new(dir))
+    }
+
+    async fn mongodb() -> Self {
+        let bridge = syncer_e2e::MongoBridge::start();
+        let store = syncer_store_mongo::MongoStore::connect(
+            &bridge.uri,
+            "engine",
+            syncer_store_mongo::MongoStore::DEFAULT_RETRY,
+        )
+        .await
+        .unwrap();
+        store.prepare(&["Instance".to_string()]).await.unwrap();
+        Self::with(Box::new(store), Box::new(bridge))
     }
 
     /// Runs one sync of `items` split into pages of 10, failing at page `fail_at`.
@@ -82,7 +102,7 @@ impl Check {
             served: 0,
         };
         sync_scope(
-            &self.store,
+            self.store.as_ref(),
             "c1/Instance",
             &self.scope,
             &mut source,
@@ -108,9 +128,7 @@ fn counts(run: &RunRecord) -> (u64, u64, u64, u64) {
     (run.inserted, run.updated, run.retired, run.unchanged)
 }
 
-#[tokio::test]
-async fn the_same_listing_twice_writes_nothing_the_second_time() {
-    let c = Check::new();
+async fn the_same_listing_twice_writes_nothing_the_second_time(c: Check) {
     let first = c.run(listing(0..45, 1), None).await;
     assert_eq!(first.outcome, Outcome::Succeeded);
     assert_eq!(counts(&first), (45, 0, 0, 0));
@@ -132,9 +150,7 @@ async fn the_same_listing_twice_writes_nothing_the_second_time() {
     assert_eq!(runs[0].run_id, second.run_id);
 }
 
-#[tokio::test]
-async fn changed_content_is_updated_and_key_order_is_not_a_change() {
-    let c = Check::new();
+async fn changed_content_is_updated_and_key_order_is_not_a_change(c: Check) {
     c.run(listing(0..5, 1), None).await;
     let mut items = listing(0..5, 1);
     // Same content, keys in another order: no change.
@@ -147,9 +163,7 @@ async fn changed_content_is_updated_and_key_order_is_not_a_change() {
     assert_eq!(c.doc("r001").await["cloud_meta"]["version"], 2);
 }
 
-#[tokio::test]
-async fn a_resource_that_comes_back_keeps_its_uuid() {
-    let c = Check::new();
+async fn a_resource_that_comes_back_keeps_its_uuid(c: Check) {
     c.run(listing(0..20, 1), None).await;
     let uuid = c.doc("r005").await["uuid"].clone();
 
@@ -171,9 +185,7 @@ async fn a_resource_that_comes_back_keeps_its_uuid() {
     assert_eq!(back["terminated_at"], Value::Null);
 }
 
-#[tokio::test]
-async fn a_listing_that_fails_on_page_3_of_5_retires_nothing() {
-    let c = Check::new();
+async fn a_listing_that_fails_on_page_3_of_5_retires_nothing(c: Check) {
     c.run(listing(0..50, 1), None).await;
 
     // The cloud changed every resource, then failed while listing page 3.
@@ -204,9 +216,7 @@ async fn a_listing_that_fails_on_page_3_of_5_retires_nothing() {
     assert_eq!(recorded.outcome, Outcome::Failed);
 }
 
-#[tokio::test]
-async fn a_listing_that_shrinks_by_90_percent_is_guarded() {
-    let mut c = Check::new();
+async fn a_listing_that_shrinks_by_90_percent_is_guarded(mut c: Check) {
     c.run(listing(0..100, 1), None).await;
 
     let run = c.run(listing(0..10, 1), None).await;
@@ -228,9 +238,7 @@ async fn a_listing_that_shrinks_by_90_percent_is_guarded() {
     assert_eq!(run.retired, 90);
 }
 
-#[tokio::test]
-async fn the_guard_share_is_configurable_and_small_scopes_are_exempt() {
-    let mut c = Check::new();
+async fn the_guard_share_is_configurable_and_small_scopes_are_exempt(mut c: Check) {
     c.run(listing(0..4, 1), None).await;
     // 3 of 4 is 75%, but 4 documents is below the guard's minimum scope.
     assert_eq!(c.run(listing(0..1, 1), None).await.retired, 3);
@@ -241,9 +249,7 @@ async fn the_guard_share_is_configurable_and_small_scopes_are_exempt() {
     assert_eq!(run.outcome, Outcome::Guarded);
 }
 
-#[tokio::test]
-async fn a_duplicate_reference_id_gives_one_document_and_a_count() {
-    let c = Check::new();
+async fn a_duplicate_reference_id_gives_one_document_and_a_count(c: Check) {
     let mut items = listing(0..5, 1);
     items.push(resource("r002", 9));
     let run = c.run(items, None).await;
@@ -256,9 +262,7 @@ async fn a_duplicate_reference_id_gives_one_document_and_a_count() {
     );
 }
 
-#[tokio::test]
-async fn keys_mongodb_refuses_are_stored_escaped_and_reported() {
-    let c = Check::new();
+async fn keys_mongodb_refuses_are_stored_escaped_and_reported(c: Check) {
     let mut item = resource("r1", 1);
     item.resource.cloud_meta =
         json!({"id": "r1", "metadata": {"os.distro": "debian", "$ref": "x"}});
@@ -274,9 +278,7 @@ async fn keys_mongodb_refuses_are_stored_escaped_and_reported() {
     assert_eq!(c.run(vec![item], None).await.writes(), 0);
 }
 
-#[tokio::test]
-async fn scopes_never_touch_each_other() {
-    let c = Check::new();
+async fn scopes_never_touch_each_other(c: Check) {
     c.run(listing(0..10, 1), None).await;
     let other = Scope {
         cloud: "c2".into(),
@@ -291,7 +293,48 @@ async fn scopes_never_touch_each_other() {
         allow_mass_retire: true,
         ..SyncOptions::default()
     };
-    let run = sync_scope(&c.store, "c2/Instance", &other, &mut empty, &options).await;
+    let run = sync_scope(
+        c.store.as_ref(),
+        "c2/Instance",
+        &other,
+        &mut empty,
+        &options,
+    )
+    .await;
     assert_eq!(run.retired, 0);
     assert!(c.docs().await.iter().all(|d| d["active"] == 1));
 }
+
+/// Every scenario above, once per store.
+macro_rules! on_every_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::Check::embedded().await).await;
+                }
+            )*
+        }
+        mod mongodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Check::mongodb().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_store!(
+    the_same_listing_twice_writes_nothing_the_second_time,
+    changed_content_is_updated_and_key_order_is_not_a_change,
+    a_resource_that_comes_back_keeps_its_uuid,
+    a_listing_that_fails_on_page_3_of_5_retires_nothing,
+    a_listing_that_shrinks_by_90_percent_is_guarded,
+    the_guard_share_is_configurable_and_small_scopes_are_exempt,
+    a_duplicate_reference_id_gives_one_document_and_a_count,
+    keys_mongodb_refuses_are_stored_escaped_and_reported,
+    scopes_never_touch_each_other,
+);
