@@ -77,7 +77,7 @@ fn the_shipped_config_checks_and_config_comes_from_syncer_config() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (1 plugins, 1 jobs)"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (6 plugins, 1 jobs)"));
 }
 
 #[test]
@@ -113,11 +113,11 @@ fn bad_intervals_are_refused_with_what_was_expected() {
 
 #[test]
 fn a_missing_plugin_or_function_is_a_config_error() {
-    let s = Scratch::new(&DEMO.replace("plugin = \"template\"", "plugin = \"compute\""));
+    let s = Scratch::new(&DEMO.replace("plugin = \"template\"", "plugin = \"nosuch\""));
     let run = s.syncer(&["check"]);
     assert_eq!(run.code(), 2);
     assert!(
-        run.stderr().contains("syncer.toml:10: collections.Item.plugin: no plugin named `compute` is loaded, loaded plugins: template"),
+        run.stderr().contains("syncer.toml:10: collections.Item.plugin: no plugin named `nosuch` is loaded, loaded plugins: block-storage, compute, identity, image, network, template"),
         "{}",
         run.stderr()
     );
@@ -163,9 +163,29 @@ fn plugins_lists_the_builtins() {
     let run = s.syncer(&["plugins", "--format", "json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let plugins = run.json();
-    assert_eq!(plugins.as_array().unwrap().len(), 1);
-    assert_eq!(plugins[0]["name"], "template");
-    assert_eq!(plugins[0]["kind"], "builtin");
+    let names: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "block-storage",
+            "compute",
+            "identity",
+            "image",
+            "network",
+            "template"
+        ]
+    );
+    assert!(plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["kind"] == "builtin" && p["path"].is_null()));
+    let plugins = serde_json::Value::Array(vec![plugins[5].clone()]);
     assert_eq!(plugins[0]["path"], serde_json::Value::Null);
     assert_eq!(
         plugins[0]["functions"],

@@ -141,7 +141,15 @@ fn a_dynamic_plugin_replaces_a_builtin_only_when_the_config_says_so() {
     )));
     let run = s.syncer(&["plugins", "--format", "json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert_eq!(run.json()[0]["kind"], "dynamic");
+    let plugins = run.json();
+    let template = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "template")
+        .unwrap();
+    assert_eq!(template["kind"], "dynamic");
+    assert_eq!(template["path"], path.as_str());
 }
 
 #[test]

@@ -5,5 +5,6 @@ mod cli;
 mod daemon;
 mod dynamic_plugins;
 mod mongodb;
+mod openstack;
 mod outside_plugin;
 mod replicas;

@@ -1318,6 +1318,23 @@ fn cinder_inner(rq: &mut Rq, segs: &[&str], v: (u32, u32)) -> Result<Resp, Act> 
         nova: NOVA_MIN,
         cinder: v,
     };
+    // From 3.67 the project segment is optional: `/v3/volumes/detail` means the
+    // token's project.
+    let with_project: Vec<&str>;
+    let segs: &[&str] = if matches!(segs.first(), Some(&"volumes") | Some(&"snapshots")) {
+        if v < (3, 67) {
+            return Ok(err(Svc::Cinder, 404, "The resource could not be found."));
+        }
+        let project = st.table(Kind::Project).items[rq.token_project() as usize]
+            .id
+            .as_str();
+        with_project = std::iter::once(project)
+            .chain(segs.iter().copied())
+            .collect();
+        &with_project
+    } else {
+        segs
+    };
     let pid = segs[0];
     let Some(&up) = st.table(Kind::Project).by_id.get(pid) else {
         return Ok(err(Svc::Cinder, 404, &format!("project {pid} not found")));

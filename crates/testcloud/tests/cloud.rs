@@ -439,6 +439,27 @@ fn cinder_pagination_all_tenants_and_microversion() {
     );
     let v = c.get("/volume/").json();
     assert_eq!(v["versions"][0]["version"], "3.71");
+    // From 3.67 the project segment is optional and means the token's project.
+    let r = c.get_h(
+        "/volume/v3/volumes/detail?limit=100",
+        &[("OpenStack-API-Version", "volume 3.67")],
+    );
+    assert_eq!(r.status, 200);
+    let ids: Vec<String> = r.json()["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, mine);
+    assert_eq!(
+        c.get_h(
+            "/volume/v3/volumes/detail",
+            &[("OpenStack-API-Version", "volume 3.66")]
+        )
+        .status,
+        404
+    );
 }
 
 #[test]
