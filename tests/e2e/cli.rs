@@ -69,6 +69,7 @@ fn the_shipped_config_checks_and_config_comes_from_syncer_config() {
     let output = std::process::Command::new(syncer_e2e::syncer_bin())
         .arg("check")
         .env("SYNCER_CONFIG", &shipped)
+        .env("SYNCER_DEMO_PASSWORD", "not-checked-by-check")
         .current_dir(s.dir.path())
         .output()
         .unwrap();
@@ -77,7 +78,7 @@ fn the_shipped_config_checks_and_config_comes_from_syncer_config() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (6 plugins, 1 jobs)"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (6 plugins, 16 jobs)"));
 }
 
 #[test]

@@ -387,3 +387,110 @@ fn get_functions_return_details_and_not_found() {
         volume
     );
 }
+
+/// A config whose `[clouds.test]` table is `cloud_table`, syncing flavors.
+fn flavors_with(cloud_table: &str) -> String {
+    format!(
+        "[store.embedded]\npath = \"inventory.sqlite\"\n\n[clouds.test]\n{cloud_table}\n\n[collections.Flavor]\nplugin = \"compute\"\nfunction = \"flavors\"\ninterval = \"15m\"\n"
+    )
+}
+
+#[test]
+fn credentials_come_from_clouds_yaml_os_variables_or_an_application_credential() {
+    let cloud = start(60);
+    let c = cloud.credentials();
+    let flavors: BTreeSet<String> = cloud.ids(Kind::Flavor).into_iter().collect();
+
+    // clouds.yaml named by OS_CLIENT_CONFIG_FILE.
+    let s = Scratch::new(&flavors_with("cloud = \"lab\""));
+    std::fs::create_dir_all(s.path("conf")).unwrap();
+    let yaml = format!(
+        "clouds:\n  lab:\n    auth:\n      auth_url: {}\n      username: {}\n      password: {}\n      project_name: {}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {}\n    interface: public\n",
+        c.auth_url, c.username, c.password, c.project_name, c.region_name
+    );
+    let file = s.path("conf/lab-clouds.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let run = s.syncer_with_env(
+        &["once"],
+        &[("OS_CLIENT_CONFIG_FILE", file.to_str().unwrap())],
+    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    assert_eq!(exported_ids(&s, "Flavor", 1), flavors);
+    let missing = s.syncer(&["once"]);
+    assert_eq!(missing.code(), 1);
+    assert!(
+        missing.stdout().contains("no clouds.yaml for cloud `lab`"),
+        "{}",
+        missing.stdout()
+    );
+
+    // OS_* variables.
+    let s = Scratch::new(&flavors_with("from_env = true"));
+    let run = s.syncer_with_env(
+        &["once"],
+        &[
+            ("OS_AUTH_URL", &c.auth_url),
+            ("OS_USERNAME", &c.username),
+            ("OS_PASSWORD", &c.password),
+            ("OS_PROJECT_NAME", &c.project_name),
+            ("OS_USER_DOMAIN_NAME", "Default"),
+            ("OS_PROJECT_DOMAIN_NAME", "Default"),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    assert_eq!(exported_ids(&s, "Flavor", 1), flavors);
+
+    // An application credential, its secret from the environment.
+    let table = format!(
+        "auth_url = \"{}\"\napplication_credential_id = \"{}\"\napplication_credential_secret = \"${{APP_SECRET}}\"",
+        c.auth_url, c.application_credential_id
+    );
+    let s = Scratch::new(&flavors_with(&table));
+    let run = s.syncer_with_env(
+        &["once"],
+        &[("APP_SECRET", &c.application_credential_secret)],
+    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    // The config names ${APP_SECRET}: reading the store needs it set too.
+    let docs = s
+        .syncer_with_env(
+            &["export", "--collection", "Flavor"],
+            &[("APP_SECRET", "x")],
+        )
+        .json_lines();
+    let ids: BTreeSet<String> = docs
+        .iter()
+        .map(|d| d["reference_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, flavors);
+    // A wrong secret fails the job with the cloud's answer, and the secret is not shown.
+    let run = s.syncer_with_env(&["once"], &[("APP_SECRET", "wrong-secret-value")]);
+    assert_eq!(run.code(), 1);
+    let text = format!("{}{}", run.stdout(), run.stderr());
+    assert!(text.contains("cannot authenticate"), "{text}");
+    assert!(!text.contains("wrong-secret-value"), "{text}");
+}
+
+#[test]
+fn bad_openstack_settings_are_config_errors_with_their_key() {
+    let s = Scratch::new(&flavors_with(
+        "auth_url = \"http://127.0.0.1:1/v3\"\nusername = \"u\"\npasword = \"p\"",
+    ));
+    let run = s.syncer(&["check"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("syncer.toml:7: clouds.test.pasword: plugin `compute`: cloud `test`: unknown field `pasword`"),
+        "{}",
+        run.stderr()
+    );
+    let s = Scratch::new(&flavors_with(
+        "auth_url = \"http://127.0.0.1:1/v3\"\nusername = \"u\"\npassword = \"p\"",
+    ));
+    let run = s.syncer(&["check"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("clouds.test.project_name: plugin `compute`: missing key: password authentication needs `project_name` or `project_id`"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -63,12 +63,18 @@ impl Scratch {
     /// Runs `syncer ARGS` in the scratch directory with only the environment a test
     /// gives it.
     pub fn syncer(&self, args: &[&str]) -> Run {
+        self.syncer_with_env(args, &[])
+    }
+
+    /// Runs `syncer ARGS` with only `env` (and `PATH`) in its environment.
+    pub fn syncer_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(syncer_bin())
             .args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("SYNCER_LOG", "warn")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run(output)

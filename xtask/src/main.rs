@@ -180,31 +180,75 @@ fn lint() -> Result {
     ]))
 }
 
+/// Starts the test cloud where the shipped syncer.toml points, syncs every collection
+/// into the embedded store, prints what was synced, and stops the test cloud.
 fn demo() -> Result {
-    run(cargo().args(["build", "--package", "syncer"]))?;
-    let syncer = root().join("target/debug/syncer");
-    let config = root().join("syncer.toml");
-    eprintln!("xtask: syncing the demo cloud into the embedded store (syncer.toml)");
-    run(Command::new(&syncer)
-        .arg("--config")
-        .arg(&config)
-        .arg("once"))?;
-    eprintln!("xtask: the inventory now holds (first rows of each collection):");
-    for collection in ["Item"] {
-        let output = Command::new(&syncer)
-            .args(["--config"])
+    use std::io::BufRead;
+    run(cargo().args([
+        "build",
+        "--package",
+        "syncer",
+        "--package",
+        "syncer-testcloud",
+    ]))?;
+    let bin = root().join("target/debug");
+    let mut cloud = Command::new(bin.join("syncer-testcloud"))
+        .args(["--size", "2000", "--listen", TESTCLOUD_LISTEN])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the test cloud: {e}"))?;
+    // The test cloud prints its address, then its (fake) credentials.
+    let mut lines = std::io::BufReader::new(cloud.stdout.take().expect("piped")).lines();
+    let mut password = None;
+    for line in lines.by_ref().take(4) {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(rest) = line.strip_prefix("username:") {
+            password = rest
+                .split_whitespace()
+                .skip_while(|w| *w != "password:")
+                .nth(1)
+                .map(str::to_owned);
+        }
+    }
+    let result = (|| {
+        let password = password.ok_or("the test cloud did not start (is 127.0.0.1:8780 taken?)")?;
+        eprintln!(
+            "xtask: test cloud up on {TESTCLOUD_LISTEN}; syncing every collection (syncer.toml)"
+        );
+        let config = root().join("syncer.toml");
+        let once = Command::new(bin.join("syncer"))
+            .arg("--config")
             .arg(&config)
-            .args(["export", "--collection", collection, "--format", "table"])
+            .arg("once")
+            .env("SYNCER_DEMO_PASSWORD", &password)
+            .env("SYNCER_LOG", "warn")
+            .status()
+            .map_err(|e| e.to_string())?;
+        let output = Command::new(bin.join("syncer"))
+            .arg("--config")
+            .arg(&config)
+            .args(["export", "--collection", "Instance", "--format", "table"])
+            .env("SYNCER_DEMO_PASSWORD", &password)
             .output()
             .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&output.stdout);
-        let total = text.lines().count().saturating_sub(1);
-        println!("\n{collection}: {total} documents");
+        println!(
+            "\nInstance: {} documents, the first of them:",
+            text.lines().count().saturating_sub(1)
+        );
         for line in text.lines().take(6) {
             println!("{line}");
         }
-    }
-    Ok(())
+        if once.success() {
+            Ok(())
+        } else {
+            Err(format!("syncer once failed: {once}"))
+        }
+    })();
+    let _ = cloud.kill();
+    let _ = cloud.wait();
+    drop(lines);
+    result
 }
 
 /// The address the test cloud listens on unless told otherwise.

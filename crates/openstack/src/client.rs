@@ -264,9 +264,15 @@ impl Client {
 /// Authenticates as `settings` say and returns a new session.
 async fn open_session(settings: &Settings) -> Result<Session, PluginError> {
     let auth_failed = |e: osauth::Error| cloud_error(format!("cannot authenticate: {e}"));
-    let mut session = if let Some(name) = &settings.cloud {
-        Session::from_config(name).await.map_err(auth_failed)?
-    } else if settings.from_env {
+    let resolved;
+    let settings = match &settings.cloud {
+        Some(name) => {
+            resolved = crate::clouds_yaml::resolve(name, settings)?;
+            &resolved
+        }
+        None => settings,
+    };
+    let mut session = if settings.from_env {
         Session::from_env().await.map_err(auth_failed)?
     } else {
         let auth_url = settings.auth_url.as_deref().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! What every OpenStack plugin shares, so none of them repeats it:
 //!
 //! - [`settings`]: the `[clouds.NAME]` keys an OpenStack cloud takes, and their check;
+//!   `clouds_yaml` reads a named cloud from clouds.yaml (honouring `OS_CLIENT_CONFIG_FILE`);
 //! - [`client`]: one authenticated osauth session per cloud (token and endpoint cache),
 //!   the one place requests are made: retries under the one retry policy, `Retry-After`
 //!   on 429/503, one re-authentication when a token expires mid-listing, per-request
@@ -12,6 +13,7 @@
 //! raw API object (`cloud_meta`), and typed models drop the fields they do not know.
 
 pub mod client;
+mod clouds_yaml;
 pub mod listing;
 pub mod settings;
 

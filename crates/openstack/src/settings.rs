@@ -1,8 +1,9 @@
 //! The keys of a `[clouds.NAME]` table for OpenStack, read by every OpenStack plugin.
 //!
 //! Either `cloud = "NAME"` (an entry of clouds.yaml, found where openstacksdk looks:
-//! the current directory, `~/.config/openstack/`, `/etc/openstack/`), or `from_env = true`
-//! (the `OS_*` variables), or inline credentials: `auth_url` and either
+//! `OS_CLIENT_CONFIG_FILE`, the current directory, `~/.config/openstack/`,
+//! `/etc/openstack/`), or `from_env = true` (`OS_CLOUD`, or the `OS_*` variables), or
+//! inline credentials: `auth_url` and either
 //! `username`/`password` (+ project) or `application_credential_id`/`_secret`.
 
 use std::time::Duration;
@@ -128,9 +129,8 @@ pub fn check(cloud: &CloudRef) -> Vec<SettingProblem> {
             // serde names the key in its message: "unknown field `x`, expected ...".
             let key = e
                 .message
-                .split('`')
-                .nth(1)
-                .filter(|_| e.message.contains("unknown field"))
+                .split_once("unknown field `")
+                .and_then(|(_, rest)| rest.split('`').next())
                 .unwrap_or("")
                 .to_owned();
             return vec![problem(&key, e.message)];
