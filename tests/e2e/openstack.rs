@@ -146,6 +146,19 @@ fn every_list_function_syncs_the_whole_cloud_across_projects_and_pages() {
         );
         assert_eq!(d["cloud_meta"]["id"], id);
     }
+    // The negotiated microversions are recorded in the runs.
+    assert_eq!(
+        last_run(&s, "test/Instance")["api_version"],
+        "compute 2.100"
+    );
+    assert_eq!(last_run(&s, "test/Volume")["api_version"], "volume 3.69");
+    assert_eq!(last_run(&s, "test/Network")["api_version"], Value::Null);
+    // Neutron says which page is the last: no extra empty request.
+    let networks = cloud.count(Kind::Network) as u64;
+    assert_eq!(
+        last_run(&s, "test/Network")["api_calls"],
+        networks.div_ceil(7)
+    );
     let volumes = s.syncer(&["export", "--collection", "Volume"]).json_lines();
     assert!(
         volumes
@@ -493,4 +506,43 @@ fn bad_openstack_settings_are_config_errors_with_their_key() {
         "{}",
         run.stderr()
     );
+}
+
+#[test]
+fn all_projects_can_be_turned_off_per_job() {
+    let cloud = start(120);
+    let text = config(&cloud, &COLLECTIONS[..1], "").replace(
+        "[collections.Instance]\n",
+        "[collections.Instance]\noptions = { all_projects = false }\n",
+    );
+    let s = Scratch::new(&text);
+    assert_eq!(s.syncer(&["once"]).code(), 0);
+    let admin = cloud.admin_project_id();
+    let mine: BTreeSet<String> = cloud
+        .ids_in_project(Kind::Server, &admin)
+        .into_iter()
+        .collect();
+    assert!(
+        mine.len() < cloud.count(Kind::Server),
+        "the admin project holds every server"
+    );
+    assert_eq!(exported_ids(&s, "Instance", 1), mine);
+}
+
+#[test]
+fn catalogs_that_name_cinder_volumev3_or_block_storage_both_work() {
+    for types in [vec!["volumev3"], vec!["block-storage"]] {
+        let cloud = TestCloud::start(TestCloudConfig {
+            size: 60,
+            seed: 7,
+            cinder_catalog_types: types.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+        let s = Scratch::new(&config(&cloud, &COLLECTIONS[13..14], ""));
+        let run = s.syncer(&["once"]);
+        assert_eq!(run.code(), 0, "{types:?}: {}", run.stdout());
+        let expected: BTreeSet<String> = cloud.ids(Kind::Volume).into_iter().collect();
+        assert_eq!(exported_ids(&s, "Volume", 1), expected, "{types:?}");
+    }
 }

@@ -44,7 +44,7 @@ impl From<Resource> for Listed {
 }
 
 /// What a listing cost in API requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Requests {
     /// Requests made.
     pub api_calls: u64,
@@ -52,6 +52,8 @@ pub struct Requests {
     pub retries: u64,
     /// Of those, "slow down" answers.
     pub throttled: u64,
+    /// The API (micro)version the service answered with.
+    pub api_version: Option<String>,
 }
 
 /// A listing, page by page. `Ok(None)` means the listing is complete.
@@ -113,6 +115,7 @@ pub async fn sync_scope(
     run.api_calls = requests.api_calls;
     run.retries = requests.retries;
     run.throttled = requests.throttled;
+    run.api_version = requests.api_version;
     match result {
         Ok(outcome) => run.outcome = outcome,
         Err(error) => {

@@ -180,6 +180,7 @@ pub async fn list_page(
         api_calls: cost.api_calls,
         retries: cost.retries,
         throttled: cost.throttled,
+        api_version: version.map(|(service, v)| format!("{service} {v}")),
     })
 }
 

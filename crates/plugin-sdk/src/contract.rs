@@ -173,6 +173,9 @@ pub struct Page {
     /// Of those, answers that said "slow down" (HTTP 429, or 503 with `Retry-After`).
     #[serde(default)]
     pub throttled: u32,
+    /// The API (micro)version the service answered with, e.g. `compute 2.100`.
+    #[serde(default)]
+    pub api_version: Option<String>,
 }
 
 /// The envelope a plugin returns for each resource. The host adds everything else of

@@ -258,6 +258,7 @@ pub async fn runs_are_recorded_newest_first(store: &dyn Store) {
         api_calls: 1,
         retries: 0,
         throttled: 0,
+        api_version: (n == 3).then(|| "compute 2.100".to_string()),
         error: (n == 2).then(|| "boom".to_string()),
     };
     for n in 1..=3 {

@@ -169,6 +169,9 @@ pub struct RunRecord {
     /// Of those, answers that said "slow down" (429, 503 with `Retry-After`).
     #[serde(default)]
     pub throttled: u64,
+    /// The API (micro)version negotiated with the service, where it has one.
+    #[serde(default)]
+    pub api_version: Option<String>,
     /// Why the run failed or was guarded.
     pub error: Option<String>,
 }
@@ -199,6 +202,7 @@ impl RunRecord {
             api_calls: 0,
             retries: 0,
             throttled: 0,
+            api_version: None,
             error: None,
         }
     }

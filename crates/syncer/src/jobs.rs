@@ -177,6 +177,7 @@ fn timed_out(
     run.api_calls = requests.api_calls;
     run.retries = requests.retries;
     run.throttled = requests.throttled;
+    run.api_version = requests.api_version;
     run.error = Some(format!(
         "timed out after {}s; nothing retired",
         limit.as_secs()
@@ -215,6 +216,9 @@ impl PageSource for PluginPages {
         self.requests.api_calls += u64::from(page.api_calls);
         self.requests.retries += u64::from(page.retries);
         self.requests.throttled += u64::from(page.throttled);
+        if page.api_version.is_some() {
+            self.requests.api_version = page.api_version.clone();
+        }
         match page.next {
             Some(next) if self.request.cursor.as_deref() == Some(next.as_str()) => {
                 return Err(format!(
@@ -229,6 +233,6 @@ impl PageSource for PluginPages {
     }
 
     fn requests(&self) -> Requests {
-        self.requests
+        self.requests.clone()
     }
 }

@@ -137,20 +137,32 @@ fn issue(rq: &mut Rq, body: &[u8]) -> Resp {
             .collect();
         json!({"endpoints": eps, "type": ty, "id": util::hex32(cfg.seed, 500, n), "name": name})
     };
-    t["catalog"] = json!([
+    let mut catalog = vec![
         svc("identity", "keystone", format!("{base}/identity/v3"), 0),
         svc("compute", "nova", format!("{base}/compute/v2.1"), 1),
         svc("image", "glance", format!("{base}/image"), 2),
         svc("network", "neutron", format!("{base}/network"), 3),
-        svc("volumev3", "cinderv3", format!("{base}/volume/v3/{pid}"), 4),
-        svc(
-            "block-storage",
-            "cinder",
+    ];
+    for (n, ty) in cfg.cinder_catalog_types.iter().enumerate() {
+        let name = if *ty == "volumev3" {
+            "cinderv3"
+        } else {
+            "cinder"
+        };
+        catalog.push(svc(
+            ty,
+            name,
             format!("{base}/volume/v3/{pid}"),
-            5
-        ),
-        svc("orchestration", "heat", format!("{base}/heat/v1/{pid}"), 6),
-    ]);
+            4 + n as u64,
+        ));
+    }
+    catalog.push(svc(
+        "orchestration",
+        "heat",
+        format!("{base}/heat/v1/{pid}"),
+        6,
+    ));
+    t["catalog"] = json!(catalog);
     t["expires_at"] = json!(timestamp(tk.expires_at));
     t["issued_at"] = json!(timestamp(util::now_secs()));
     t["methods"] = json!([method]);

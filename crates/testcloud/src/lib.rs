@@ -70,6 +70,9 @@ pub struct TestCloudConfig {
     pub token_ttl: Duration,
     /// Server-side page size cap (nova `max_limit`, cinder `osapi_max_limit`): 1000 like upstream.
     pub max_limit: usize,
+    /// Catalog types under which Cinder is listed: both by default, as many clouds do;
+    /// older clouds list only `volumev3`, newer ones only `block-storage`.
+    pub cinder_catalog_types: Vec<&'static str>,
 }
 
 impl Default for TestCloudConfig {
@@ -88,6 +91,7 @@ impl Default for TestCloudConfig {
             app_cred_secret: "testcloud-app-cred-secret".into(),
             token_ttl: Duration::from_secs(3600),
             max_limit: 1000,
+            cinder_catalog_types: vec!["volumev3", "block-storage"],
         }
     }
 }
