@@ -78,7 +78,7 @@ fn the_shipped_config_checks_and_config_comes_from_syncer_config() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (6 plugins, 16 jobs)"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (7 plugins, 17 jobs)"));
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn a_missing_plugin_or_function_is_a_config_error() {
     let run = s.syncer(&["check"]);
     assert_eq!(run.code(), 2);
     assert!(
-        run.stderr().contains("syncer.toml:10: collections.Item.plugin: no plugin named `nosuch` is loaded, loaded plugins: block-storage, compute, identity, image, network, template"),
+        run.stderr().contains("syncer.toml:10: collections.Item.plugin: no plugin named `nosuch` is loaded, loaded plugins: block-storage, compute, heat, identity, image, network, template"),
         "{}",
         run.stderr()
     );
@@ -175,6 +175,7 @@ fn plugins_lists_the_builtins() {
         vec![
             "block-storage",
             "compute",
+            "heat",
             "identity",
             "image",
             "network",
@@ -186,7 +187,7 @@ fn plugins_lists_the_builtins() {
         .unwrap()
         .iter()
         .all(|p| p["kind"] == "builtin" && p["path"].is_null()));
-    let plugins = serde_json::Value::Array(vec![plugins[5].clone()]);
+    let plugins = serde_json::Value::Array(vec![plugins[6].clone()]);
     assert_eq!(plugins[0]["path"], serde_json::Value::Null);
     assert_eq!(
         plugins[0]["functions"],

@@ -4,6 +4,7 @@
 mod cli;
 mod daemon;
 mod dynamic_plugins;
+mod heat;
 mod mongodb;
 mod openstack;
 mod outside_plugin;

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 pub use duration::parse_duration;
 pub use model::{
-    CloudConfig, CollectionConfig, Config, HaConfig, HttpConfig, PluginsConfig, SchedulerConfig,
-    StoreConfig, DEFAULT_DATABASE, DEFAULT_GRACE, DEFAULT_JITTER, DEFAULT_LEASE,
-    DEFAULT_MAX_RETIRE_SHARE, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_RETRY_INITIAL,
-    DEFAULT_SOURCE,
+    CloudConfig, CollectionConfig, Config, HaConfig, HeatConfig, HeatMapping, HttpConfig,
+    PluginsConfig, SchedulerConfig, StoreConfig, DEFAULT_DATABASE, DEFAULT_GRACE, DEFAULT_HEAT_MAP,
+    DEFAULT_JITTER, DEFAULT_LEASE, DEFAULT_MAX_RETIRE_SHARE, DEFAULT_MAX_WORKERS,
+    DEFAULT_PAGE_SIZE, DEFAULT_RETRY_INITIAL, DEFAULT_SOURCE,
 };
 
 /// Where a key stands in the config file, kept so that later checks can point at it.

@@ -38,7 +38,81 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[ha]`: sharing jobs between replicas.
     pub ha: HaConfig,
+    /// `[heat]`: the Heat job, when configured.
+    pub heat: Option<HeatConfig>,
 }
+
+/// `[heat]`: stack resources synced through the resource-collection map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatConfig {
+    /// The plugin that lists stacks and their resources.
+    pub plugin: String,
+    /// How often to sync.
+    pub interval: Duration,
+    /// The clouds to sync (all when absent).
+    pub clouds: Vec<String>,
+    /// How deep into nested stacks to list resources.
+    pub nested_depth: u32,
+    /// Stacks per page.
+    pub page_size: u32,
+    /// Per-run timeout.
+    pub timeout: Option<Duration>,
+    /// Deletion guard for each collection the job syncs.
+    pub max_retire_share: f64,
+    /// The collection that holds the stacks themselves.
+    pub stack_collection: String,
+    /// Detail fetches in flight at once.
+    pub concurrency: usize,
+    /// The resource-collection map, one entry per Heat resource type.
+    pub resources: Vec<HeatMapping>,
+    /// Where `[heat]` starts.
+    pub location: Location,
+}
+
+/// One entry of the resource-collection map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatMapping {
+    /// The full Heat resource type, e.g. `OS::Nova::Server`.
+    pub resource_type: String,
+    /// The inventory collection its details go to.
+    pub collection: String,
+    /// The plugin whose get function fetches the detail.
+    pub plugin: String,
+    /// That get function.
+    pub function: String,
+    /// Where the entry stands.
+    pub location: Location,
+}
+
+/// The resource-collection map used when `[heat.resources]` is absent:
+/// (Heat resource type, collection, `plugin.get_function`).
+pub const DEFAULT_HEAT_MAP: [(&str, &str, &str); 13] = [
+    ("OS::Nova::Flavor", "Flavor", "compute.get_flavor"),
+    (
+        "OS::Neutron::FloatingIP",
+        "FloatingIP",
+        "network.get_floating_ip",
+    ),
+    ("OS::Glance::Image", "Image", "image.get_image"),
+    ("OS::Nova::KeyPair", "KeyPair", "compute.get_keypair"),
+    ("OS::Neutron::Net", "Network", "network.get_network"),
+    ("OS::Keystone::Project", "Project", "identity.get_project"),
+    ("OS::Neutron::Router", "Router", "network.get_router"),
+    ("OS::Nova::Server", "Instance", "compute.get_server"),
+    (
+        "OS::Neutron::SecurityGroup",
+        "SecurityGroup",
+        "network.get_security_group",
+    ),
+    (
+        "OS::Neutron::SecurityGroupRule",
+        "SecurityGroupRule",
+        "network.get_security_group_rule",
+    ),
+    ("OS::Neutron::Subnet", "Subnet", "network.get_subnet"),
+    ("OS::Cinder::Volume", "Volume", "block-storage.get_volume"),
+    ("OS::Neutron::Port", "Port", "network.get_port"),
+];
 
 /// `[http]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

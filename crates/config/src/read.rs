@@ -441,11 +441,16 @@ impl<'a> Reader<'a> {
                 owner: None,
             },
         };
+        let heat = match top.entries.remove("heat") {
+            Some(entry) => self.heat(&entry.value, &scheduler, &clouds),
+            None => None,
+        };
         self.finish(top);
 
         Config {
             http,
             ha,
+            heat,
             file: self.file.clone(),
             store,
             plugins,
@@ -613,6 +618,122 @@ impl<'a> Reader<'a> {
             );
         }
         ha
+    }
+
+    fn heat(
+        &mut self,
+        node: &Spanned<Node>,
+        scheduler: &SchedulerConfig,
+        clouds: &BTreeMap<String, CloudConfig>,
+    ) -> Option<HeatConfig> {
+        const KEYS: &[&str] = &[
+            "plugin",
+            "interval",
+            "clouds",
+            "nested_depth",
+            "page_size",
+            "timeout",
+            "max_retire_share",
+            "stack_collection",
+            "concurrency",
+            "resources",
+        ];
+        let mut t = self.table("heat", node, KEYS)?;
+        let location = self.location("heat", node.span().start);
+        let plugin = self.take_string(&mut t, "plugin").map(|p| p.0);
+        let interval = self.take_duration(&mut t, "interval");
+        let listed = self.take_string_list(&mut t, "clouds");
+        let nested_depth = self.take_integer(&mut t, "nested_depth", 0, 100);
+        let page_size = self.take_integer(&mut t, "page_size", 1, 100_000);
+        let timeout = self.take_duration(&mut t, "timeout");
+        let share = self.take_share(&mut t, "max_retire_share");
+        let stack_collection = self.take_string(&mut t, "stack_collection").map(|s| s.0);
+        let concurrency = self.take_integer(&mut t, "concurrency", 1, 256);
+        let resources = match t.entries.remove("resources") {
+            None => DEFAULT_HEAT_MAP
+                .iter()
+                .map(|(ty, collection, get)| {
+                    let (plugin, function) = get.split_once('.').expect("plugin.function");
+                    HeatMapping {
+                        resource_type: (*ty).into(),
+                        collection: (*collection).into(),
+                        plugin: plugin.into(),
+                        function: function.into(),
+                        location: location.child("resources"),
+                    }
+                })
+                .collect(),
+            Some(entry) => self.heat_map(&entry.value),
+        };
+        self.finish(t);
+        let mut names = Vec::new();
+        match listed {
+            Some(list) => {
+                for (cloud, loc) in list {
+                    if clouds.contains_key(&cloud) {
+                        names.push(cloud);
+                    } else {
+                        self.errors
+                            .push(loc.error(format!("no cloud named `{cloud}`")));
+                    }
+                }
+            }
+            None => names.extend(clouds.keys().cloned()),
+        }
+        Some(HeatConfig {
+            plugin: plugin.unwrap_or_else(|| "heat".into()),
+            interval: interval.unwrap_or(std::time::Duration::from_secs(900)),
+            clouds: names,
+            nested_depth: nested_depth.map(|n| n as u32).unwrap_or(5),
+            page_size: page_size.map(|n| n as u32).unwrap_or(scheduler.page_size),
+            timeout: timeout.or(scheduler.timeout),
+            max_retire_share: share.unwrap_or(DEFAULT_MAX_RETIRE_SHARE),
+            stack_collection: stack_collection.unwrap_or_else(|| "Stack".into()),
+            concurrency: concurrency.map(|n| n as usize).unwrap_or(8),
+            resources,
+            location,
+        })
+    }
+
+    /// `[heat.resources]`: `"OS::Nova::Server" = { collection = "Instance", get = "compute.get_server" }`.
+    fn heat_map(&mut self, node: &Spanned<Node>) -> Vec<HeatMapping> {
+        let mut out = Vec::new();
+        let Some(mut t) = self.table("heat.resources", node, &[]) else {
+            return out;
+        };
+        for (resource_type, entry) in std::mem::take(&mut t.entries) {
+            let path = format!("heat.resources.\"{resource_type}\"");
+            let location = self.location(&path, entry.key_at);
+            let Some(mut m) = self.table(&path, &entry.value, &["collection", "get"]) else {
+                continue;
+            };
+            let collection = self.take_string(&mut m, "collection");
+            let get = self.take_string(&mut m, "get");
+            self.finish(m);
+            let (Some((collection, _)), Some((get, get_location))) = (collection, get) else {
+                self.errors.push(
+                    location.error(
+                        "expected { collection = \"Instance\", get = \"compute.get_server\" }",
+                    ),
+                );
+                continue;
+            };
+            match get.split_once('.') {
+                Some((plugin, function)) if !plugin.is_empty() && !function.is_empty() => {
+                    out.push(HeatMapping {
+                        resource_type: resource_type.to_owned(),
+                        collection,
+                        plugin: plugin.into(),
+                        function: function.into(),
+                        location,
+                    })
+                }
+                _ => self.errors.push(get_location.error(format!(
+                    "expected a get function as \"plugin.function\", found \"{get}\""
+                ))),
+            }
+        }
+        out
     }
 
     fn clouds(&mut self, node: &Spanned<Node>) -> BTreeMap<String, CloudConfig> {

@@ -28,6 +28,23 @@ pub enum Service {
     BlockStorage,
     /// Keystone.
     Identity,
+    /// Heat.
+    Orchestration,
+}
+
+/// Heat's catalog URL already carries `/v1/{project_id}`, and its version document
+/// would lose that: use the catalog URL as it is.
+#[derive(Debug, Clone, Copy)]
+struct Orchestration;
+
+impl osauth::services::ServiceType for Orchestration {
+    fn catalog_type(&self) -> &'static str {
+        "orchestration"
+    }
+
+    fn version_discovery_supported(&self) -> bool {
+        false
+    }
 }
 
 const IDENTITY: GenericService = GenericService::new("identity", VersionSelector::Major(3));
@@ -257,6 +274,7 @@ impl Client {
             Service::BlockStorage if self.volume_v3 => send!(VOLUME_V3),
             Service::BlockStorage => send!(BLOCK_STORAGE),
             Service::Identity => send!(IDENTITY),
+            Service::Orchestration => send!(Orchestration),
         }
     }
 }

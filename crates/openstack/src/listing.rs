@@ -20,6 +20,8 @@ pub enum Paging {
     Keystone,
     /// Nova server groups: `limit`/`offset`, no links; a short page is the last.
     Offset,
+    /// Heat stacks: `limit`/`marker`, no links; a short page is the last.
+    ShortPage,
 }
 
 /// One list function.
@@ -148,7 +150,9 @@ pub async fn list_page(
             .map(|l| l["href"].as_str().and_then(marker_of)),
         Paging::Glance => body["next"].as_str().map(marker_of),
         Paging::Keystone => body["links"]["next"].as_str().map(marker_of),
-        Paging::Offset => (items.len() >= request.page_size as usize).then_some(None),
+        Paging::Offset | Paging::ShortPage => {
+            (items.len() >= request.page_size as usize).then_some(None)
+        }
     };
     let resources = items
         .into_iter()

@@ -298,6 +298,51 @@ impl Registry {
         self.plugins.values()
     }
 
+    /// The Heat job's plugin must list `stacks` and `resources`; every mapped type's
+    /// get function must be loaded.
+    fn check_heat(&self, heat: &syncer_config::HeatConfig, errors: &mut Vec<ConfigError>) {
+        match self.get(&heat.plugin) {
+            None => errors.push(heat.location.child("plugin").error(format!(
+                "no plugin named `{}` is loaded for the Heat job",
+                heat.plugin
+            ))),
+            Some(plugin) => {
+                for function in ["stacks", "resources"] {
+                    if plugin.manifest.function(function).map(|f| f.kind)
+                        != Some(FunctionKind::List)
+                    {
+                        errors.push(heat.location.child("plugin").error(format!(
+                            "plugin `{}` has no list function `{function}`, which the Heat job needs",
+                            heat.plugin
+                        )));
+                    }
+                }
+            }
+        }
+        for mapping in &heat.resources {
+            let problem = match self.get(&mapping.plugin) {
+                None => Some(format!("plugin `{}` is not loaded", mapping.plugin)),
+                Some(p) => match p.manifest.function(&mapping.function) {
+                    Some(f) if f.kind == FunctionKind::Get => None,
+                    Some(_) => Some(format!(
+                        "`{}.{}` is a list function, not a get function",
+                        mapping.plugin, mapping.function
+                    )),
+                    None => Some(format!(
+                        "plugin `{}` has no function `{}`",
+                        mapping.plugin, mapping.function
+                    )),
+                },
+            };
+            if let Some(problem) = problem {
+                errors.push(mapping.location.error(format!(
+                    "`{}` maps to `{}.{}` for collection `{}`, but {problem}",
+                    mapping.resource_type, mapping.plugin, mapping.function, mapping.collection
+                )));
+            }
+        }
+    }
+
     /// Checks that every enabled collection names a loaded plugin and one of its list
     /// functions, and lets each plugin check the settings of the clouds it will serve.
     pub fn check_config(&self, config: &Config) -> Vec<ConfigError> {
@@ -344,6 +389,12 @@ impl Registry {
             }
             for cloud in &collection.clouds {
                 served.entry(cloud).or_default().insert(&collection.plugin);
+            }
+        }
+        if let Some(heat) = &config.heat {
+            self.check_heat(heat, &mut errors);
+            for cloud in &heat.clouds {
+                served.entry(cloud).or_default().insert(&heat.plugin);
             }
         }
         for (cloud, plugins) in served {

@@ -20,5 +20,7 @@ pub fn all() -> Vec<Arc<dyn Plugin>> {
         Arc::new(syncer_plugin_block_storage::plugin()),
         #[cfg(feature = "plugin-identity")]
         Arc::new(syncer_plugin_identity::plugin()),
+        #[cfg(feature = "plugin-heat")]
+        Arc::new(syncer_plugin_heat::plugin()),
     ]
 }

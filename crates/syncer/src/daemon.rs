@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use syncer_config::{Config, HaConfig};
 use syncer_scheduler::{jitter_for, Job, Scheduler, WorkerPool};
-use syncer_store::{Outcome, Store, UtcMillis};
+use syncer_store::{Outcome, RunRecord, Store, UtcMillis};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::jobs::{self, JobSpec};
+use crate::jobs;
 use crate::metrics::Metrics;
 use crate::Loaded;
 
@@ -133,33 +133,70 @@ async fn apply(
     shared: &Shared,
 ) -> anyhow::Result<()> {
     let specs = jobs::plan(config, registry, false);
-    let collections: Vec<String> = specs.iter().map(|j| j.scope.collection.clone()).collect();
+    let heat_specs = crate::heat::plan(config, registry, false);
+    let collections: Vec<String> = specs
+        .iter()
+        .map(|j| j.scope.collection.clone())
+        .chain(heat_specs.iter().flat_map(crate::heat::collections))
+        .collect();
     shared
         .store
         .prepare(&collections)
         .await
         .context("preparing the store")?;
-    let scheduled = specs
-        .into_iter()
-        .map(|spec| {
-            shared
-                .metrics
-                .register(&spec.name, &spec.scope.cloud, &spec.scope.collection);
-            let spec = Arc::new(spec);
-            let shared = shared.clone();
-            Job {
-                name: spec.name.clone(),
-                interval: spec.interval,
-                jitter: jitter_for(&spec.name, config.scheduler.jitter.min(spec.interval)),
-                retry_initial: config.scheduler.retry_initial,
-                fingerprint: spec.fingerprint,
-                run: Arc::new(move || {
-                    let (spec, shared) = (spec.clone(), shared.clone());
-                    Box::pin(async move { leased_run(&spec, &shared).await })
-                }),
-            }
-        })
-        .collect();
+    let job = |name: &str,
+               interval: Duration,
+               fingerprint: u64,
+               run: Arc<dyn Fn() -> syncer_scheduler::RunFuture + Send + Sync>| Job {
+        name: name.to_owned(),
+        interval,
+        jitter: jitter_for(name, config.scheduler.jitter.min(interval)),
+        retry_initial: config.scheduler.retry_initial,
+        fingerprint,
+        run,
+    };
+    let mut scheduled = Vec::new();
+    for spec in specs {
+        shared
+            .metrics
+            .register(&spec.name, &spec.scope.cloud, &spec.scope.collection);
+        let spec = Arc::new(spec);
+        let shared = shared.clone();
+        let (name, interval, fingerprint) = (spec.name.clone(), spec.interval, spec.fingerprint);
+        scheduled.push(job(
+            &name,
+            interval,
+            fingerprint,
+            Arc::new(move || {
+                let (spec, shared) = (spec.clone(), shared.clone());
+                Box::pin(async move {
+                    leased_run(&spec.name, spec.interval, &shared, || async {
+                        vec![jobs::run_once(&spec, shared.store.as_ref(), &shared.pool).await]
+                    })
+                    .await
+                })
+            }),
+        ));
+    }
+    for spec in heat_specs {
+        let spec = Arc::new(spec);
+        let shared = shared.clone();
+        let (name, interval, fingerprint) = (spec.name.clone(), spec.interval, spec.fingerprint);
+        scheduled.push(job(
+            &name,
+            interval,
+            fingerprint,
+            Arc::new(move || {
+                let (spec, shared) = (spec.clone(), shared.clone());
+                Box::pin(async move {
+                    leased_run(&spec.name, spec.interval, &shared, || {
+                        crate::heat::run_once(&spec, shared.store.as_ref(), &shared.pool)
+                    })
+                    .await
+                })
+            }),
+        ));
+    }
     scheduler.apply(scheduled);
     Ok(())
 }
@@ -167,14 +204,18 @@ async fn apply(
 /// One tick of a job: with `[ha]`, only if this replica holds (or can take) the job's
 /// lease, renewing it while the run lasts and keeping it through the next tick, so
 /// each job runs on one replica per interval and moves when its replica dies.
-async fn leased_run(spec: &JobSpec, shared: &Shared) -> bool {
+async fn leased_run<F, Fut>(name: &str, interval: Duration, shared: &Shared, run: F) -> bool
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Vec<RunRecord>>,
+{
     let Some(lease) = &shared.lease else {
-        return record(spec, shared).await;
+        return record(shared, run().await);
     };
     let take = |until: Duration| {
         let now = UtcMillis::now();
         shared.store.acquire_lease(
-            &spec.name,
+            name,
             &lease.owner,
             now,
             UtcMillis(now.0 + until.as_millis() as i64),
@@ -183,19 +224,19 @@ async fn leased_run(spec: &JobSpec, shared: &Shared) -> bool {
     match take(lease.ttl).await {
         Ok(true) => {}
         Ok(false) => {
-            tracing::debug!(job = %spec.name, "another replica holds the lease");
-            shared.metrics.skipped(&spec.name);
+            tracing::debug!(job = %name, "another replica holds the lease");
+            shared.metrics.skipped(name);
             return true;
         }
         Err(e) => {
-            tracing::warn!(job = %spec.name, error = %e, "cannot take the job's lease");
+            tracing::warn!(job = %name, error = %e, "cannot take the job's lease");
             return false;
         }
     }
     let renewer = {
         let (store, name, owner, ttl) = (
             shared.store.clone(),
-            spec.name.clone(),
+            name.to_owned(),
             lease.owner.clone(),
             lease.ttl,
         );
@@ -221,16 +262,18 @@ async fn leased_run(spec: &JobSpec, shared: &Shared) -> bool {
             }
         })
     };
-    let ok = record(spec, shared).await;
+    let ok = record(shared, run().await);
     renewer.abort();
-    if let Err(e) = take(spec.interval + lease.ttl).await {
-        tracing::warn!(job = %spec.name, error = %e, "cannot extend the job's lease");
+    if let Err(e) = take(interval + lease.ttl).await {
+        tracing::warn!(job = %name, error = %e, "cannot extend the job's lease");
     }
     ok
 }
 
-async fn record(spec: &JobSpec, shared: &Shared) -> bool {
-    let run = jobs::run_once(spec, shared.store.as_ref(), &shared.pool).await;
-    shared.metrics.record(&run);
-    run.outcome != Outcome::Failed
+/// Counts the records of one tick; the tick succeeded unless a run failed.
+fn record(shared: &Shared, runs: Vec<RunRecord>) -> bool {
+    for run in &runs {
+        shared.metrics.record(run);
+    }
+    runs.iter().all(|run| run.outcome != Outcome::Failed)
 }

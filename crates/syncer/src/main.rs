@@ -2,6 +2,7 @@
 
 mod builtins;
 mod daemon;
+mod heat;
 mod http;
 mod jobs;
 mod metrics;
@@ -161,12 +162,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {
-            let jobs = jobs::plan(&loaded.config, &loaded.registry, false);
+            let jobs = jobs::plan(&loaded.config, &loaded.registry, false).len()
+                + heat::plan(&loaded.config, &loaded.registry, false).len();
             println!(
-                "{}: ok ({} plugins, {} jobs)",
+                "{}: ok ({} plugins, {jobs} jobs)",
                 loaded.config.file.display(),
                 loaded.registry.iter().count(),
-                jobs.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -222,21 +223,36 @@ async fn once(
     allow_mass_retire: bool,
 ) -> anyhow::Result<ExitCode> {
     let all = jobs::plan(&loaded.config, &loaded.registry, allow_mass_retire);
+    let all_heat = heat::plan(&loaded.config, &loaded.registry, allow_mass_retire);
     for selector in selectors {
-        if !all.iter().any(|j| jobs::selects(selector, j)) {
-            let names: Vec<&str> = all.iter().map(|j| j.name.as_str()).collect();
+        let known = all.iter().any(|j| jobs::selects(selector, j))
+            || all_heat.iter().any(|h| heat::selects(selector, h));
+        if !known {
+            let names: Vec<&str> = all
+                .iter()
+                .map(|j| j.name.as_str())
+                .chain(all_heat.iter().map(|h| h.name.as_str()))
+                .collect();
             eprintln!("no job named `{selector}`; jobs: {}", names.join(", "));
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     }
+    let chosen = |matches: &dyn Fn(&str) -> bool| {
+        selectors.is_empty() || selectors.iter().any(|s| matches(s))
+    };
     let selected: Vec<_> = all
         .into_iter()
-        .filter(|j| selectors.is_empty() || selectors.iter().any(|s| jobs::selects(s, j)))
+        .filter(|j| chosen(&|s| jobs::selects(s, j)))
+        .collect();
+    let selected_heat: Vec<_> = all_heat
+        .into_iter()
+        .filter(|h| chosen(&|s| heat::selects(s, h)))
         .collect();
     let store = open_store(&loaded.config).await?;
     let collections: Vec<String> = selected
         .iter()
         .map(|j| j.scope.collection.clone())
+        .chain(selected_heat.iter().flat_map(heat::collections))
         .collect();
     store
         .prepare(&collections)
@@ -248,13 +264,17 @@ async fn once(
     let mut tasks = tokio::task::JoinSet::new();
     for job in selected {
         let (store, pool) = (store.clone(), pool.clone());
-        tasks.spawn(async move { jobs::run_once(&job, store.as_ref(), &pool).await });
+        tasks.spawn(async move { vec![jobs::run_once(&job, store.as_ref(), &pool).await] });
+    }
+    for spec in selected_heat {
+        let (store, pool) = (store.clone(), pool.clone());
+        tasks.spawn(async move { heat::run_once(&spec, store.as_ref(), &pool).await });
     }
     let mut runs = Vec::new();
-    while let Some(run) = tasks.join_next().await {
-        runs.push(run.context("a job task failed")?);
+    while let Some(records) = tasks.join_next().await {
+        runs.extend(records.context("a job task failed")?);
     }
-    runs.sort_by(|a, b| a.job.cmp(&b.job));
+    runs.sort_by(|a, b| (&a.job, &a.collection).cmp(&(&b.job, &b.collection)));
     output::runs(&runs);
     let ok = runs.iter().all(|r| r.outcome == Outcome::Succeeded);
     Ok(if ok {

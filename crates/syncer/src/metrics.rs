@@ -29,7 +29,8 @@ struct JobMetrics {
 /// Every job's metrics.
 #[derive(Default)]
 pub struct Metrics {
-    jobs: Mutex<BTreeMap<String, JobMetrics>>,
+    /// By (job, collection): the Heat job writes several collections.
+    jobs: Mutex<BTreeMap<(String, String), JobMetrics>>,
 }
 
 fn outcome_label(outcome: Outcome) -> &'static str {
@@ -44,7 +45,9 @@ impl Metrics {
     /// Makes a job known, so it shows with zero counts before its first run.
     pub fn register(&self, job: &str, cloud: &str, collection: &str) {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = jobs.entry(job.to_owned()).or_default();
+        let entry = jobs
+            .entry((job.to_owned(), collection.to_owned()))
+            .or_default();
         entry.cloud = cloud.to_owned();
         entry.collection = collection.to_owned();
     }
@@ -52,7 +55,9 @@ impl Metrics {
     /// Records one finished run.
     pub fn record(&self, run: &RunRecord) {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let m = jobs.entry(run.job.clone()).or_default();
+        let m = jobs
+            .entry((run.job.clone(), run.collection.clone()))
+            .or_default();
         m.cloud.clone_from(&run.cloud);
         m.collection.clone_from(&run.collection);
         *m.runs.entry(outcome_label(run.outcome)).or_default() += 1;
@@ -84,19 +89,30 @@ impl Metrics {
     /// Records a tick skipped because another replica holds the job's lease.
     pub fn skipped(&self, job: &str) {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.entry(job.to_owned()).or_default().skipped += 1;
+        let mut found = false;
+        for ((name, _), m) in jobs.iter_mut() {
+            if name == job {
+                m.skipped += 1;
+                found = true;
+            }
+        }
+        if !found {
+            jobs.entry((job.to_owned(), String::new()))
+                .or_default()
+                .skipped += 1;
+        }
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let labels = |job: &str, m: &JobMetrics| {
+        let labels = |key: &(String, String), m: &JobMetrics| {
             format!(
                 "job=\"{}\",cloud=\"{}\",collection=\"{}\"",
-                escape(job),
+                escape(&key.0),
                 escape(&m.cloud),
-                escape(&m.collection)
+                escape(&key.1)
             )
         };
         let mut family =

@@ -56,8 +56,14 @@ pub fn runs(runs: &[RunRecord]) {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
+            // A job that writes several collections (the Heat job) shows which one.
+            let job = if r.job == format!("{}/{}", r.cloud, r.collection) {
+                r.job.clone()
+            } else {
+                format!("{}:{}", r.job, r.collection)
+            };
             vec![
-                r.job.clone(),
+                job,
                 serde_json::to_value(r.outcome)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
