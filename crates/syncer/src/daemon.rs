@@ -144,61 +144,73 @@ async fn apply(
         .prepare(&collections)
         .await
         .context("preparing the store")?;
-    let job = |name: &str,
-               interval: Duration,
-               fingerprint: u64,
-               run: Arc<dyn Fn() -> syncer_scheduler::RunFuture + Send + Sync>| Job {
-        name: name.to_owned(),
-        interval,
-        jitter: jitter_for(name, config.scheduler.jitter.min(interval)),
-        retry_initial: config.scheduler.retry_initial,
-        fingerprint,
-        run,
-    };
     let mut scheduled = Vec::new();
     for spec in specs {
         shared
             .metrics
             .register(&spec.name, &spec.scope.cloud, &spec.scope.collection);
-        let spec = Arc::new(spec);
-        let shared = shared.clone();
         let (name, interval, fingerprint) = (spec.name.clone(), spec.interval, spec.fingerprint);
-        scheduled.push(job(
+        scheduled.push(schedule(
+            config,
+            shared,
             &name,
             interval,
             fingerprint,
-            Arc::new(move || {
-                let (spec, shared) = (spec.clone(), shared.clone());
-                Box::pin(async move {
-                    leased_run(&spec.name, spec.interval, &shared, || async {
-                        vec![jobs::run_once(&spec, shared.store.as_ref(), &shared.pool).await]
-                    })
-                    .await
-                })
-            }),
+            Arc::new(spec),
+            |spec, shared| async move {
+                vec![jobs::run_once(&spec, shared.store.as_ref(), &shared.pool).await]
+            },
         ));
     }
     for spec in heat_specs {
-        let spec = Arc::new(spec);
-        let shared = shared.clone();
         let (name, interval, fingerprint) = (spec.name.clone(), spec.interval, spec.fingerprint);
-        scheduled.push(job(
+        scheduled.push(schedule(
+            config,
+            shared,
             &name,
             interval,
             fingerprint,
-            Arc::new(move || {
-                let (spec, shared) = (spec.clone(), shared.clone());
-                Box::pin(async move {
-                    leased_run(&spec.name, spec.interval, &shared, || {
-                        crate::heat::run_once(&spec, shared.store.as_ref(), &shared.pool)
-                    })
-                    .await
-                })
-            }),
+            Arc::new(spec),
+            |spec, shared| async move {
+                crate::heat::run_once(&spec, shared.store.as_ref(), &shared.pool).await
+            },
         ));
     }
     scheduler.apply(scheduled);
     Ok(())
+}
+
+/// A scheduler job whose every tick runs `run(spec, shared)` under the job's lease.
+fn schedule<S, F, Fut>(
+    config: &Config,
+    shared: &Shared,
+    name: &str,
+    interval: Duration,
+    fingerprint: u64,
+    spec: Arc<S>,
+    run: F,
+) -> Job
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Shared) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Vec<RunRecord>> + Send + 'static,
+{
+    let shared = shared.clone();
+    let job_name = name.to_owned();
+    Job {
+        name: name.to_owned(),
+        interval,
+        jitter: jitter_for(name, config.scheduler.jitter.min(interval)),
+        retry_initial: config.scheduler.retry_initial,
+        fingerprint,
+        run: Arc::new(move || {
+            let (spec, shared, name) = (spec.clone(), shared.clone(), job_name.clone());
+            Box::pin(async move {
+                let inner = shared.clone();
+                leased_run(&name, interval, &shared, move || run(spec, inner)).await
+            })
+        }),
+    }
 }
 
 /// One tick of a job: with `[ha]`, only if this replica holds (or can take) the job's
