@@ -274,3 +274,20 @@ fn a_run_past_its_timeout_is_abandoned_as_failed_and_retires_nothing() {
     assert_eq!(docs.len(), 1234);
     assert!(docs.iter().all(|d| d["active"] == 1));
 }
+
+#[test]
+fn list_only_lists_without_touching_any_store() {
+    let s = Scratch::new(DEMO);
+    let run = s.syncer(&["once", "--list-only"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stdout()
+            .contains("demo/Item  succeeded  1234    0         0        0        0          13"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        !s.path("inventory.sqlite").exists(),
+        "--list-only opened the store"
+    );
+}

@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's tasks, one command each, the same for people
 //! and CI.
 
+mod bench;
+
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,10 +17,11 @@ tasks:
   ci                  lint, then test: exactly what .ci/run does
   demo                sync the demo cloud with the shipped syncer.toml and show the result
   new-plugin NAME     scaffold plugins/NAME from plugins/template
+  bench               syncer against the Python baseline on the benchmark's cloud (target/bench/report.json)
   testcloud [--size N] [--seed S] [--listen ADDR]
                       run the OpenStack test cloud in the foreground (default 127.0.0.1:8780)";
 
-type Result<T = ()> = std::result::Result<T, String>;
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         ["demo"] => demo(),
         ["new-plugin", name] => new_plugin(&root(), name),
         ["testcloud", rest @ ..] => testcloud(rest),
+        ["bench"] => bench::bench(),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -46,20 +50,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask is in the workspace")
         .to_owned()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd
 }
 
-fn run(cmd: &mut Command) -> Result {
+pub(crate) fn run(cmd: &mut Command) -> Result {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd
         .status()

@@ -162,6 +162,33 @@ pub async fn run_once(spec: &HeatSpec, store: &dyn Store, pool: &WorkerPool) -> 
     }
 }
 
+/// Lists everything the Heat job would sync without a store (stacks, resources,
+/// details): one record, counting stacks plus details found.
+pub async fn list_only(spec: &HeatSpec, pool: &WorkerPool) -> RunRecord {
+    let started = std::time::Instant::now();
+    let scope = Scope {
+        collection: spec.stack_collection.clone(),
+        cloud: spec.cloud.name.clone(),
+        source: SOURCE.into(),
+    };
+    let mut run = RunRecord::start(String::new(), &spec.name, &scope, UtcMillis::now());
+    let gathered = gather(spec, pool).await;
+    run.listed =
+        gathered.stacks.len() as u64 + gathered.found.values().map(|v| v.len() as u64).sum::<u64>();
+    run.pages = 1;
+    run.api_calls = gathered.requests.api_calls;
+    run.retries = gathered.requests.retries;
+    run.throttled = gathered.requests.throttled;
+    run.error = gathered
+        .failure
+        .or_else(|| gathered.broken.values().next().cloned());
+    if run.error.is_none() {
+        run.outcome = syncer_store::Outcome::Succeeded;
+    }
+    run.duration_ms = started.elapsed().as_millis() as u64;
+    run
+}
+
 /// What the listing and detail calls found.
 #[derive(Default)]
 struct Gathered {

@@ -160,6 +160,43 @@ async fn run_in_span(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> Run
     run
 }
 
+/// Lists `job` completely without a store: what the cloud side alone costs (for
+/// `syncer once --list-only` and the benchmark). Nothing is read or written.
+pub async fn list_only(job: &JobSpec, pool: &WorkerPool) -> RunRecord {
+    let started = Instant::now();
+    let mut run = RunRecord::start(String::new(), &job.name, &job.scope, UtcMillis::now());
+    let mut pages = PluginPages {
+        plugin: job.plugin.clone(),
+        pool: pool.clone(),
+        request: job.request.clone(),
+        done: false,
+        requests: Requests::default(),
+    };
+    loop {
+        match pages.next_page().await {
+            Ok(Some(items)) => {
+                run.pages += 1;
+                run.listed += items.len() as u64;
+            }
+            Ok(None) => {
+                run.outcome = Outcome::Succeeded;
+                break;
+            }
+            Err(e) => {
+                run.error = Some(e);
+                break;
+            }
+        }
+    }
+    let requests = pages.requests();
+    run.api_calls = requests.api_calls;
+    run.retries = requests.retries;
+    run.throttled = requests.throttled;
+    run.api_version = requests.api_version;
+    run.duration_ms = started.elapsed().as_millis() as u64;
+    run
+}
+
 fn timed_out(
     job: &JobSpec,
     started_at: UtcMillis,

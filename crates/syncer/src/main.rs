@@ -67,6 +67,9 @@ enum Command {
         /// Retire even when a run would retire more than the deletion guard allows.
         #[arg(long)]
         allow_mass_retire: bool,
+        /// Only list, with no store at all: what the clouds alone cost.
+        #[arg(long, conflicts_with = "allow_mass_retire")]
+        list_only: bool,
     },
     /// Run every job on its interval until SIGTERM or SIGINT; SIGHUP reloads the config.
     Run,
@@ -174,7 +177,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Once {
             jobs: selectors,
             allow_mass_retire,
-        } => once(loaded, &selectors, allow_mass_retire).await,
+            list_only,
+        } => once(loaded, &selectors, allow_mass_retire, list_only).await,
         Command::Run => daemon::run(&cli.config, loaded)
             .await
             .map(|()| ExitCode::SUCCESS),
@@ -221,6 +225,7 @@ async fn once(
     loaded: Loaded,
     selectors: &[String],
     allow_mass_retire: bool,
+    list_only: bool,
 ) -> anyhow::Result<ExitCode> {
     let all = jobs::plan(&loaded.config, &loaded.registry, allow_mass_retire);
     let all_heat = heat::plan(&loaded.config, &loaded.registry, allow_mass_retire);
@@ -248,6 +253,30 @@ async fn once(
         .into_iter()
         .filter(|h| chosen(&|s| heat::selects(s, h)))
         .collect();
+    if list_only {
+        let pool = WorkerPool::new(loaded.config.scheduler.max_workers);
+        let mut tasks = tokio::task::JoinSet::new();
+        for job in selected {
+            let pool = pool.clone();
+            tasks.spawn(async move { jobs::list_only(&job, &pool).await });
+        }
+        for spec in selected_heat {
+            let pool = pool.clone();
+            tasks.spawn(async move { heat::list_only(&spec, &pool).await });
+        }
+        let mut runs = Vec::new();
+        while let Some(run) = tasks.join_next().await {
+            runs.push(run.context("a job task failed")?);
+        }
+        runs.sort_by(|a, b| a.job.cmp(&b.job));
+        output::runs(&runs);
+        let ok = runs.iter().all(|r| r.outcome == Outcome::Succeeded);
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let store = open_store(&loaded.config).await?;
     let collections: Vec<String> = selected
         .iter()

@@ -44,6 +44,23 @@ pub(crate) fn admin(sh: &Shared, method: &str, path: &str, body: &[u8]) -> Resp 
             },
             Err(e) => bad(format!("invalid mutation: {e}")),
         },
+        ("GET", p) if p.starts_with("/_testcloud/ids/") => {
+            // The live ids of one kind, e.g. `/_testcloud/ids/server` (for churn in benchmarks).
+            let name = &p["/_testcloud/ids/".len()..];
+            match serde_json::from_value::<crate::Kind>(serde_json::Value::String(name.to_owned()))
+            {
+                Ok(kind) => {
+                    let st = sh.store.read().unwrap();
+                    let ids: Vec<&str> = st
+                        .table(kind)
+                        .live()
+                        .map(|(_, it)| it.id.as_str())
+                        .collect();
+                    resp_json(200, serde_json::to_string(&ids).unwrap())
+                }
+                Err(e) => bad(format!("unknown kind `{name}`: {e}")),
+            }
+        }
         _ => resp_json(404, "{\"error\":\"unknown admin route\"}".into()),
     }
 }

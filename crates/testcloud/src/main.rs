@@ -1,18 +1,20 @@
-//! `syncer-testcloud [--size N] [--seed S] [--projects P] [--listen 127.0.0.1:PORT]`
+//! `syncer-testcloud [--size N | --benchmark] [--seed S] [--projects P] [--latency-ms MS]
+//! [--listen 127.0.0.1:PORT]`
 
 use std::time::Instant;
 
-use syncer_testcloud::{TestCloud, TestCloudConfig};
+use syncer_testcloud::{Counts, Fault, FaultRule, TestCloud, TestCloudConfig};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: syncer-testcloud [--size N] [--seed S] [--projects P] [--listen 127.0.0.1:PORT]"
+        "usage: syncer-testcloud [--size N | --benchmark] [--seed S] [--projects P] [--latency-ms MS] [--listen 127.0.0.1:PORT]"
     );
     std::process::exit(2)
 }
 
 fn main() {
     let mut cfg = TestCloudConfig::default();
+    let mut latency_ms = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
@@ -21,6 +23,9 @@ fn main() {
             "--seed" => cfg.seed = val().parse().unwrap_or_else(|_| usage()),
             "--projects" => cfg.projects = val().parse().unwrap_or_else(|_| usage()),
             "--listen" => cfg.listen = Some(val().parse().unwrap_or_else(|_| usage())),
+            // The benchmark's cloud: 20,000 servers, 100,000 ports, ... over 200 projects.
+            "--benchmark" => cfg.counts = Some(Counts::benchmark()),
+            "--latency-ms" => latency_ms = val().parse().unwrap_or_else(|_| usage()),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -33,6 +38,10 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if latency_ms > 0 {
+        // Every answer waits this long, as a cloud far away would.
+        cloud.add_fault(FaultRule::new("/", Fault::Delay { ms: latency_ms }));
+    }
     let c = cloud.credentials();
     println!(
         "syncer-testcloud listening on {} (started in {:?})",

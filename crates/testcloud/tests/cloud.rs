@@ -1231,3 +1231,11 @@ fn token_ttl_expiry() {
     .unwrap();
     assert_eq!(r.status, 401);
 }
+
+#[test]
+fn the_admin_endpoint_lists_live_ids_of_a_kind() {
+    let c = cloud();
+    let ids: Vec<String> = serde_json::from_value(c.get("/_testcloud/ids/server").json()).unwrap();
+    assert_eq!(ids, c.cloud.ids(Kind::Server));
+    assert_eq!(c.get("/_testcloud/ids/nonsense").status, 400);
+}
