@@ -10,9 +10,10 @@
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::testcloud::Cloud;
 use crate::{run, Result};
 
 const LISTEN: &str = "127.0.0.1:8790";
@@ -48,55 +49,6 @@ struct Row {
     writes: u64,
     requests: u64,
     bytes: u64,
-}
-
-/// The test cloud, started from its release binary.
-struct Cloud {
-    child: Child,
-    password: String,
-}
-
-impl Cloud {
-    fn start(bin: &Path, latency_ms: u64) -> Result<Cloud> {
-        let mut child = Command::new(bin.join("syncer-testcloud"))
-            .args([
-                "--benchmark",
-                "--listen",
-                LISTEN,
-                "--latency-ms",
-                &latency_ms.to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start the test cloud: {e}"))?;
-        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let mut password = None;
-        for line in lines.by_ref().take(4) {
-            let line = line.map_err(|e| e.to_string())?;
-            if let Some(rest) = line.strip_prefix("username:") {
-                password = rest
-                    .split_whitespace()
-                    .skip_while(|w| *w != "password:")
-                    .nth(1)
-                    .map(str::to_owned);
-            }
-        }
-        // Keep draining its stdout so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let password = password.ok_or("the test cloud did not start (is 127.0.0.1:8790 taken?)")?;
-        Ok(Cloud { child, password })
-    }
-
-    fn auth_url(&self) -> String {
-        format!("http://{LISTEN}/identity/v3")
-    }
-}
-
-impl Drop for Cloud {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A plain HTTP/1.1 request to the test cloud's admin endpoint.
@@ -459,7 +411,7 @@ pub fn bench() -> Result {
     let result = (|| -> Result {
         // Each tool and store gets a freshly generated cloud: (c) changes it.
         for store in ["embedded", "mongodb", "none"] {
-            let cloud = Cloud::start(&bench.bin, 0)?;
+            let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
             bench.syncer(&cloud, store, "a-full", false)?;
             if store != "none" {
                 bench.syncer(&cloud, store, "b-unchanged", false)?;
@@ -471,7 +423,7 @@ pub fn bench() -> Result {
             }
         }
         for store in ["mongodb", "none"] {
-            let cloud = Cloud::start(&bench.bin, 0)?;
+            let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
             bench.baseline(&cloud, store, "a-full", "")?;
             if store != "none" {
                 bench.baseline(&cloud, store, "b-unchanged", "")?;
@@ -482,10 +434,10 @@ pub fn bench() -> Result {
                 bench.baseline(&cloud, store, "c-churn", "")?;
             }
         }
-        let cloud = Cloud::start(&bench.bin, 0)?;
+        let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
         bench.baseline(&cloud, "none", "floor", "floor")?;
         drop(cloud);
-        let cloud = Cloud::start(&bench.bin, 20)?;
+        let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "20"], LISTEN)?;
         for store in ["embedded", "mongodb", "none"] {
             let scratch = out.join(format!("syncer-{store}"));
             let _ = std::fs::remove_file(scratch.join("inventory.sqlite"));

@@ -2,6 +2,7 @@
 //! and CI.
 
 mod bench;
+mod testcloud;
 
 use std::env;
 use std::fs;
@@ -187,7 +188,6 @@ fn lint() -> Result {
 /// Starts the test cloud where the shipped syncer.toml points, syncs every collection
 /// into the embedded store, prints what was synced, and stops the test cloud.
 fn demo() -> Result {
-    use std::io::BufRead;
     run(cargo().args([
         "build",
         "--package",
@@ -196,26 +196,9 @@ fn demo() -> Result {
         "syncer-testcloud",
     ]))?;
     let bin = root().join("target/debug");
-    let mut cloud = Command::new(bin.join("syncer-testcloud"))
-        .args(["--size", "2000", "--listen", TESTCLOUD_LISTEN])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the test cloud: {e}"))?;
-    // The test cloud prints its address, then its (fake) credentials.
-    let mut lines = std::io::BufReader::new(cloud.stdout.take().expect("piped")).lines();
-    let mut password = None;
-    for line in lines.by_ref().take(4) {
-        let line = line.map_err(|e| e.to_string())?;
-        if let Some(rest) = line.strip_prefix("username:") {
-            password = rest
-                .split_whitespace()
-                .skip_while(|w| *w != "password:")
-                .nth(1)
-                .map(str::to_owned);
-        }
-    }
+    let cloud = testcloud::Cloud::start(&bin, &["--size", "2000"], TESTCLOUD_LISTEN)?;
+    let password = &cloud.password;
     let result = (|| {
-        let password = password.ok_or("the test cloud did not start (is 127.0.0.1:8780 taken?)")?;
         eprintln!(
             "xtask: test cloud up on {TESTCLOUD_LISTEN}; syncing every collection (syncer.toml)"
         );
@@ -224,7 +207,7 @@ fn demo() -> Result {
             .arg("--config")
             .arg(&config)
             .arg("once")
-            .env("SYNCER_DEMO_PASSWORD", &password)
+            .env("SYNCER_DEMO_PASSWORD", password)
             .env("SYNCER_LOG", "warn")
             .status()
             .map_err(|e| e.to_string())?;
@@ -232,7 +215,7 @@ fn demo() -> Result {
             .arg("--config")
             .arg(&config)
             .args(["export", "--collection", "Instance", "--format", "table"])
-            .env("SYNCER_DEMO_PASSWORD", &password)
+            .env("SYNCER_DEMO_PASSWORD", password)
             .output()
             .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&output.stdout);
@@ -249,9 +232,7 @@ fn demo() -> Result {
             Err(format!("syncer once failed: {once}"))
         }
     })();
-    let _ = cloud.kill();
-    let _ = cloud.wait();
-    drop(lines);
+    drop(cloud);
     result
 }
 

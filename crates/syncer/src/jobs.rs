@@ -122,13 +122,7 @@ async fn run_in_span(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> Run
     tracing::info!("run started");
     let started = Instant::now();
     let started_at = UtcMillis::now();
-    let mut pages = PluginPages {
-        plugin: job.plugin.clone(),
-        pool: pool.clone(),
-        request: job.request.clone(),
-        done: false,
-        requests: Requests::default(),
-    };
+    let mut pages = PluginPages::new(job, pool);
     let sync = sync_scope(store, &job.name, &job.scope, &mut pages, &job.options);
     let run = match job.timeout {
         None => sync.await,
@@ -165,13 +159,7 @@ async fn run_in_span(job: &JobSpec, store: &dyn Store, pool: &WorkerPool) -> Run
 pub async fn list_only(job: &JobSpec, pool: &WorkerPool) -> RunRecord {
     let started = Instant::now();
     let mut run = RunRecord::start(String::new(), &job.name, &job.scope, UtcMillis::now());
-    let mut pages = PluginPages {
-        plugin: job.plugin.clone(),
-        pool: pool.clone(),
-        request: job.request.clone(),
-        done: false,
-        requests: Requests::default(),
-    };
+    let mut pages = PluginPages::new(job, pool);
     loop {
         match pages.next_page().await {
             Ok(Some(items)) => {
@@ -229,6 +217,19 @@ struct PluginPages {
     request: ListRequest,
     done: bool,
     requests: Requests,
+}
+
+impl PluginPages {
+    /// The listing of `job` from its first page.
+    fn new(job: &JobSpec, pool: &WorkerPool) -> Self {
+        PluginPages {
+            plugin: job.plugin.clone(),
+            pool: pool.clone(),
+            request: job.request.clone(),
+            done: false,
+            requests: Requests::default(),
+        }
+    }
 }
 
 #[async_trait]
