@@ -5,6 +5,7 @@ mod daemon;
 mod heat;
 mod http;
 mod jobs;
+mod memory;
 mod metrics;
 mod output;
 
@@ -91,6 +92,7 @@ enum Command {
 const EXIT_INVALID: u8 = 2;
 
 fn main() -> ExitCode {
+    memory::limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
