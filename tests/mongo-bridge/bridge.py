@@ -29,6 +29,7 @@ from collections.abc import Mapping
 import bson
 import mockupdb
 import mongomock
+from bson.codec_options import CodecOptions
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 from bson.raw_bson import RawBSONDocument
@@ -44,6 +45,7 @@ MAX_BSON_SIZE = 16 * 1024 * 1024
 MAX_MESSAGE_SIZE = 48_000_000
 MAX_OPEN_CURSORS = 1000
 OP_MSG_MORE_TO_COME = mockupdb.OP_MSG_FLAGS['moreToCome']
+PLAIN_DICTS = CodecOptions()
 
 CODE_NAMES = {
     1: 'InternalError', 2: 'BadValue', 9: 'FailedToParse', 14: 'TypeMismatch',
@@ -674,6 +676,9 @@ def _receive_request(sock):
     if opcode not in (mockupdb.OP_MSG, mockupdb.OP_QUERY):
         raise ValueError('unsupported opcode %d' % opcode)
     # server=None: mockupdb would otherwise repr() every reply for its log.
+    # Documents decode as plain dicts (ordered since Python 3.7): mockupdb's
+    # OrderedDicts are several times slower to build and for mongomock to copy.
+    mockupdb.CODEC_OPTIONS = PLAIN_DICTS
     return mockupdb.OPCODES[opcode].unpack(body, sock, None, request_id)
 
 

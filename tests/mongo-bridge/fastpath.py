@@ -30,12 +30,32 @@ plain mongomock (`bridge.py --no-fast-path`).
 """
 
 import datetime
+import functools
+import types
 
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongomock import collection as mm_collection
 from mongomock import helpers, store as mm_store
 from mongomock.filtering import filter_applies
+
+_plain_patch_datetimes = helpers.patch_datetime_awareness_in_document
+_SCALARS = frozenset([str, int, float, bool, Int64, ObjectId, bytes, type(None)])
+
+
+def _patch_datetimes(value):
+    """mongomock's patch_datetime_awareness_in_document, exactly, but dispatching
+    on exact types: it deep-copies every inserted and every update document, and
+    its isinstance chain was a third of the bridge's time under syncer's upserts.
+    Anything but plain dicts, lists and common scalars goes to the original."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k: _patch_datetimes(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_patch_datetimes(item) for item in value]
+    return _plain_patch_datetimes(value)
 
 # Filter values we look up by hash (exact types: no exotic subclasses).
 _SIMPLE_TYPES = frozenset([str, int, bool, Int64, ObjectId, datetime.datetime, type(None)])
@@ -107,6 +127,26 @@ class FastCollectionStore(mm_store.CollectionStore):
         self._hashes = {}       # tuple of field names -> _HashIndex
         self._dirty = set()
         self.writing = 0        # depth of running Collection._update calls
+        self._indexes_stale = True
+
+    # Index specs change only through these three; `_sync_indexes` rebuilds the
+    # hash tables after a change instead of re-reading every spec on each lookup.
+    @property
+    def indexes(self):
+        return self._index_specs
+
+    @indexes.setter
+    def indexes(self, specs):
+        self._index_specs = specs
+        self._indexes_stale = True
+
+    def create_index(self, index_name, index_dict):
+        super().create_index(index_name, index_dict)
+        self._indexes_stale = True
+
+    def drop_index(self, index_name):
+        super().drop_index(index_name)
+        self._indexes_stale = True
 
     def __setitem__(self, key, val):
         if key not in self._documents:
@@ -138,6 +178,9 @@ class FastCollectionStore(mm_store.CollectionStore):
             self.reindex(key)
 
     def _sync_indexes(self):
+        if not self._indexes_stale:
+            return
+        self._indexes_stale = False
         wanted = {tuple(field for field, _ in spec['key'])
                   for spec in self.indexes.values() if spec.get('unique')}
         for fields in list(self._hashes):
@@ -245,6 +288,15 @@ def _update(self, *args, **kwargs):
             store.flush()  # else a stream of upserts piles up dirty documents
 
 
-# Installed on import; a client built on a plain mongomock store is unaffected.
+# mongomock compares the pymongo version with `version.parse('3.6')` on every
+# field an update sets; parsing was a fifth of the bridge's time under syncer's
+# upserts. Versions are immutable, so a cached parse answers the same.
+_cached_version = types.SimpleNamespace(
+    parse=functools.lru_cache(maxsize=64)(mm_collection.version.parse))
+
+# Installed on import; a client built on a plain mongomock store is unaffected
+# (the datetime patch and the version parse are the same functions, only faster).
 mm_collection.Collection._iter_documents = _iter_documents
 mm_collection.Collection._update = _update
+helpers.patch_datetime_awareness_in_document = _patch_datetimes
+mm_collection.version = _cached_version
