@@ -32,15 +32,21 @@ KINDS = [
     ("Project", lambda c: c.identity.projects()),
 ]
 
+# The same 13 types as syncer's default `[heat.resources]` map.
 HEAT_MAP = {
     "OS::Nova::Server": ("Instance", lambda c, i: c.compute.get_server(i)),
+    "OS::Nova::Flavor": ("Flavor", lambda c, i: c.compute.get_flavor(i)),
+    "OS::Nova::KeyPair": ("KeyPair", lambda c, i: c.compute.get_keypair(i)),
+    "OS::Glance::Image": ("Image", lambda c, i: c.image.get_image(i)),
+    "OS::Keystone::Project": ("Project", lambda c, i: c.identity.get_project(i)),
     "OS::Neutron::Port": ("Port", lambda c, i: c.network.get_port(i)),
     "OS::Neutron::Net": ("Network", lambda c, i: c.network.get_network(i)),
     "OS::Neutron::Subnet": ("Subnet", lambda c, i: c.network.get_subnet(i)),
-    "OS::Cinder::Volume": ("Volume", lambda c, i: c.block_storage.get_volume(i)),
+    "OS::Neutron::Router": ("Router", lambda c, i: c.network.get_router(i)),
     "OS::Neutron::FloatingIP": ("FloatingIP", lambda c, i: c.network.get_ip(i)),
     "OS::Neutron::SecurityGroup": ("SecurityGroup", lambda c, i: c.network.get_security_group(i)),
-    "OS::Nova::KeyPair": ("KeyPair", lambda c, i: c.compute.get_keypair(i)),
+    "OS::Neutron::SecurityGroupRule": ("SecurityGroupRule", lambda c, i: c.network.get_security_group_rule(i)),
+    "OS::Cinder::Volume": ("Volume", lambda c, i: c.block_storage.get_volume(i)),
 }
 
 
@@ -67,6 +73,30 @@ def sync(db, collection, source, items, counts):
         if ref not in seen and old.get("active") == 1:
             coll.update_one({"reference_id": ref, "source": source}, {"$set": {"active": -1, "terminated_at": now}})
             counts["retired"] += 1
+
+
+def heat_get(conn, path, **params):
+    """A Heat listing asked directly. openstacksdk drops query parameters its resource
+    classes do not declare, and Stack lacks `global_tenant` while Resource lacks
+    `nested_depth`: through the proxy, only the admin project's stacks and no nested
+    stack's resources would be seen. The Python syncer used heatclient's equivalents."""
+    reply = conn.orchestration.get(path, params=params)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def all_stacks(conn):
+    """Every project's stacks, by marker."""
+    marker = None
+    while True:
+        params = {"global_tenant": "True", "limit": 1000}
+        if marker:
+            params["marker"] = marker
+        stacks = heat_get(conn, "/stacks", **params)["stacks"]
+        if not stacks:
+            return
+        yield from stacks
+        marker = stacks[-1]["id"]
 
 
 FLOOR_PATHS = [
@@ -135,13 +165,15 @@ def main():
             sync(db, collection, "sync", items, counts)
     else:
         found = {}
-        for stack in conn.orchestration.stacks(global_tenant=True):
-            for res in conn.orchestration.resources(stack, nested_depth=5):
-                kind = HEAT_MAP.get(res.resource_type)
-                if kind is None or not res.physical_resource_id:
+        for stack in all_stacks(conn):
+            found.setdefault("Stack", []).append((stack["id"], stack))
+            path = "/stacks/%s/%s/resources" % (stack["stack_name"], stack["id"])
+            for res in heat_get(conn, path, nested_depth=5)["resources"]:
+                kind = HEAT_MAP.get(res["resource_type"])
+                if kind is None or not res.get("physical_resource_id"):
                     continue
                 try:
-                    detail = kind[1](conn, res.physical_resource_id)
+                    detail = kind[1](conn, res["physical_resource_id"])
                 except openstack.exceptions.ResourceNotFound:
                     continue
                 found.setdefault(kind[0], []).append((str(detail.id), detail.to_dict(computed=False)))

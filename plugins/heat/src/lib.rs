@@ -123,7 +123,10 @@ impl Plugin for HeatPlugin {
                 ))?;
                 let items = match body {
                     None => Vec::new(), // the stack went away between the two calls
-                    Some(body) => body["resources"].as_array().cloned().unwrap_or_default(),
+                    Some(mut body) => match body["resources"].take() {
+                        Value::Array(items) => items,
+                        _ => Vec::new(),
+                    },
                 };
                 Ok(Page {
                     items: items
