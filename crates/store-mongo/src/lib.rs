@@ -15,7 +15,7 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, rawdoc, Bson, DateTime, Document, RawArrayBuf, RawDocumentBuf};
 use mongodb::error::{Error as MongoError, ErrorKind};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
@@ -155,18 +155,29 @@ impl MongoStore {
     }
 
     /// Sends an `update` command and returns its reply.
+    ///
+    /// The statements are encoded to BSON bytes one by one as they come: a batch of
+    /// full documents as a `Document` tree (and its clone per attempt) cost several
+    /// times its encoded size, held by every job writing at once.
     async fn update_command(
         &self,
         collection: &str,
-        statements: Vec<Document>,
+        statements: impl Iterator<Item = Result<Document, StoreError>>,
         what: &str,
     ) -> Result<(Document, u32), StoreError> {
-        let command = doc! { "update": collection, "updates": statements, "ordered": false };
+        let mut updates = RawArrayBuf::new();
+        for statement in statements {
+            updates.push(
+                RawDocumentBuf::from_document(&statement?)
+                    .map_err(|e| StoreError::Backend(format!("{what}: {e}")))?,
+            );
+        }
+        let command = rawdoc! { "update": collection, "updates": updates, "ordered": false };
         let mut attempts = 0;
         let reply = self
             .retried(what, |attempt| {
                 attempts = attempt;
-                self.db.run_command(command.clone())
+                self.db.run_raw_command(command.clone())
             })
             .await?;
         Ok((reply, attempts))
@@ -328,10 +339,7 @@ impl Store for MongoStore {
     ) -> Result<BatchResult, StoreError> {
         let mut result = BatchResult::default();
         for chunk in writes.chunks(STATEMENTS_PER_COMMAND) {
-            let statements = chunk
-                .iter()
-                .map(|w| convert::statement(scope, w))
-                .collect::<Result<Vec<_>, _>>()?;
+            let statements = chunk.iter().map(|w| convert::statement(scope, w));
             let (reply, attempts) = self
                 .update_command(&scope.collection, statements, "writing a batch")
                 .await?;
@@ -360,22 +368,19 @@ impl Store for MongoStore {
         run_id: &str,
     ) -> Result<u64, StoreError> {
         let at = DateTime::from_millis(at.0);
-        let statements: Vec<Document> = reference_ids
-            .chunks(IDS_PER_RETIREMENT)
-            .map(|ids| {
-                let mut q = scope_filter(scope);
-                q.insert("reference_id", doc! { "$in": ids });
-                q.insert("active", 1);
-                doc! {
-                    "q": q,
-                    "u": { "$set": { "active": -1, "terminated_at": at, "updated_at": at, "sync.run_id": run_id } },
-                    "multi": true,
-                }
-            })
-            .collect();
-        if statements.is_empty() {
+        if reference_ids.is_empty() {
             return Ok(0);
         }
+        let statements = reference_ids.chunks(IDS_PER_RETIREMENT).map(|ids| {
+            let mut q = scope_filter(scope);
+            q.insert("reference_id", doc! { "$in": ids });
+            q.insert("active", 1);
+            Ok(doc! {
+                "q": q,
+                "u": { "$set": { "active": -1, "terminated_at": at, "updated_at": at, "sync.run_id": run_id } },
+                "multi": true,
+            })
+        });
         let (reply, _) = self
             .update_command(&scope.collection, statements, "retiring")
             .await?;
