@@ -49,6 +49,38 @@ struct Row {
     writes: u64,
     requests: u64,
     bytes: u64,
+    /// CPU seconds the test cloud spent serving the run.
+    cloud_cpu_s: f64,
+    /// CPU seconds the MongoDB bridge spent on the run (mongodb rows only).
+    bridge_cpu_s: Option<f64>,
+}
+
+/// User + system CPU seconds a process has used so far, from /proc.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and
+    // 15th of the whole line, in clock ticks.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((ticks(11) + ticks(12)) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// A plain HTTP/1.1 request to the test cloud's admin endpoint.
@@ -239,109 +271,123 @@ struct Bench {
     bin: PathBuf,
     out: PathBuf,
     bridge: String,
+    bridge_pid: u32,
     rows: Vec<Row>,
 }
 
-impl Bench {
-    fn syncer(
-        &mut self,
-        cloud: &Cloud,
-        store: &'static str,
-        scenario: &'static str,
-        heat: bool,
-    ) -> Result {
-        let scratch = self.out.join(format!("syncer-{store}"));
-        std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-        std::fs::write(
-            scratch.join("syncer.toml"),
-            syncer_config(cloud, store, &scratch, &self.bridge, scenario),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut command = Command::new(self.bin.join("syncer"));
-        command
-            .current_dir(&scratch)
-            .env("SYNCER_LOG", "error")
-            .arg("once");
-        if store == "none" {
-            command.arg("--list-only");
-        }
-        if heat {
-            command.args(["--job", "heat"]);
-        } else {
-            for (collection, ..) in COLLECTIONS {
-                command.args(["--job", collection]);
-            }
-        }
-        served()?;
-        let (wall_s, cpu_s, rss_mb, stdout) = measure(command, &scratch)?;
-        let (requests, bytes) = served()?;
-        let writes = if store == "none" {
-            0
-        } else {
-            syncer_writes(&stdout)
-        };
-        eprintln!("bench: syncer {store} {scenario}: {wall_s:.1}s wall, {cpu_s:.1}s cpu, {rss_mb:.0} MB, {writes} writes, {requests} requests");
-        self.rows.push(Row {
-            tool: "syncer",
-            store,
-            scenario,
-            wall_s,
-            cpu_s,
-            rss_mb,
-            writes,
-            requests,
-            bytes,
-        });
-        Ok(())
-    }
+/// Who runs, how its output counts writes.
+#[derive(Clone, Copy)]
+enum Tool {
+    Syncer,
+    Baseline,
+    /// The baseline script's plain-HTTP mode.
+    PlainHttp,
+}
 
-    fn baseline(
-        &mut self,
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Syncer => "syncer",
+            Tool::Baseline => "baseline",
+            Tool::PlainHttp => "plain-http",
+        }
+    }
+}
+
+impl Bench {
+    /// The command that runs `tool` for one scenario, in its scratch directory.
+    fn command(
+        &self,
+        tool: Tool,
         cloud: &Cloud,
         store: &'static str,
         scenario: &'static str,
-        mode: &str,
-    ) -> Result {
-        let scratch = self.out.join(format!("baseline-{store}"));
-        std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-        let mut command = Command::new("python3");
-        command
-            .arg(crate::root().join("xtask/bench/baseline.py"))
-            .args([
-                "--auth-url",
-                &cloud.auth_url(),
-                "--password",
-                &cloud.password,
-            ]);
-        if store == "mongodb" {
-            command.args([
-                "--mongo-uri",
-                &self.bridge,
-                "--database",
-                &database("baseline", scenario),
-            ]);
-        }
-        match mode {
-            "heat" => {
-                command.arg("--heat");
-            }
-            "floor" => {
-                command.arg("--floor");
-            }
-            _ => {}
-        }
-        served()?;
-        let (wall_s, cpu_s, rss_mb, stdout) = measure(command, &scratch)?;
-        let (requests, bytes) = served()?;
-        let writes = baseline_writes(&stdout);
-        let tool = if mode == "floor" {
-            "plain-http"
+    ) -> Result<(Command, PathBuf)> {
+        let prefix = if matches!(tool, Tool::Syncer) {
+            "syncer"
         } else {
             "baseline"
         };
-        eprintln!("bench: {tool} {store} {scenario}: {wall_s:.1}s wall, {cpu_s:.1}s cpu, {rss_mb:.0} MB, {writes} writes, {requests} requests");
+        let scratch = self.out.join(format!("{prefix}-{store}"));
+        std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+        let heat = scenario == "d-heat";
+        let command = match tool {
+            Tool::Syncer => {
+                std::fs::write(
+                    scratch.join("syncer.toml"),
+                    syncer_config(cloud, store, &scratch, &self.bridge, scenario),
+                )
+                .map_err(|e| e.to_string())?;
+                let mut command = Command::new(self.bin.join("syncer"));
+                command
+                    .current_dir(&scratch)
+                    .env("SYNCER_LOG", "error")
+                    .arg("once");
+                if store == "none" {
+                    command.arg("--list-only");
+                }
+                if heat {
+                    command.args(["--job", "heat"]);
+                } else {
+                    for (collection, ..) in COLLECTIONS {
+                        command.args(["--job", collection]);
+                    }
+                }
+                command
+            }
+            Tool::Baseline | Tool::PlainHttp => {
+                let mut command = Command::new("python3");
+                command
+                    .arg(crate::root().join("xtask/bench/baseline.py"))
+                    .args(["--auth-url", &cloud.auth_url()])
+                    .args(["--password", &cloud.password]);
+                if store == "mongodb" {
+                    command
+                        .args(["--mongo-uri", &self.bridge])
+                        .args(["--database", &database("baseline", scenario)]);
+                }
+                if heat {
+                    command.arg("--heat");
+                }
+                if matches!(tool, Tool::PlainHttp) {
+                    command.arg("--floor");
+                }
+                command
+            }
+        };
+        Ok((command, scratch))
+    }
+
+    /// Runs and measures one scenario of `tool` and adds its row.
+    fn run(
+        &mut self,
+        tool: Tool,
+        cloud: &Cloud,
+        store: &'static str,
+        scenario: &'static str,
+    ) -> Result {
+        let (command, scratch) = self.command(tool, cloud, store, scenario)?;
+        served()?;
+        let cloud_before = cpu_seconds(cloud.pid())?;
+        let bridge_before = cpu_seconds(self.bridge_pid)?;
+        let (wall_s, cpu_s, rss_mb, stdout) = measure(command, &scratch)?;
+        let cloud_cpu_s = cpu_seconds(cloud.pid())? - cloud_before;
+        let bridge_cpu_s = (store == "mongodb")
+            .then(|| cpu_seconds(self.bridge_pid).map(|after| after - bridge_before))
+            .transpose()?;
+        let (requests, bytes) = served()?;
+        let writes = match (tool, store) {
+            (_, "none") => 0,
+            (Tool::Syncer, _) => syncer_writes(&stdout),
+            _ => baseline_writes(&stdout),
+        };
+        eprintln!(
+            "bench: {} {store} {scenario}: {wall_s:.1}s wall, {cpu_s:.1}s cpu, {rss_mb:.0} MB, {writes} writes, {requests} requests, cloud {cloud_cpu_s:.1}s cpu{}",
+            tool.name(),
+            bridge_cpu_s.map(|s| format!(", bridge {s:.1}s cpu")).unwrap_or_default()
+        );
         self.rows.push(Row {
-            tool,
+            tool: tool.name(),
             store,
             scenario,
             wall_s,
@@ -350,6 +396,8 @@ impl Bench {
             writes,
             requests,
             bytes,
+            cloud_cpu_s,
+            bridge_cpu_s,
         });
         Ok(())
     }
@@ -405,48 +453,48 @@ pub fn bench() -> Result {
         bin: root.join("target/release"),
         out: out.clone(),
         bridge,
+        bridge_pid: bridge_child.id(),
         rows: Vec::new(),
     };
 
     let result = (|| -> Result {
+        let stores = |tool: Tool| -> &'static [&'static str] {
+            match tool {
+                Tool::Syncer => &["embedded", "mongodb", "none"],
+                _ => &["mongodb", "none"],
+            }
+        };
         // Each tool and store gets a freshly generated cloud: (c) changes it.
-        for store in ["embedded", "mongodb", "none"] {
-            let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
-            bench.syncer(&cloud, store, "a-full", false)?;
-            if store != "none" {
-                bench.syncer(&cloud, store, "b-unchanged", false)?;
-            }
-            bench.syncer(&cloud, store, "d-heat", true)?;
-            churn()?;
-            if store != "none" {
-                bench.syncer(&cloud, store, "c-churn", false)?;
-            }
-        }
-        for store in ["mongodb", "none"] {
-            let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
-            bench.baseline(&cloud, store, "a-full", "")?;
-            if store != "none" {
-                bench.baseline(&cloud, store, "b-unchanged", "")?;
-            }
-            bench.baseline(&cloud, store, "d-heat", "heat")?;
-            churn()?;
-            if store != "none" {
-                bench.baseline(&cloud, store, "c-churn", "")?;
+        for tool in [Tool::Syncer, Tool::Baseline] {
+            for &store in stores(tool) {
+                let cloud =
+                    Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
+                bench.run(tool, &cloud, store, "a-full")?;
+                if store != "none" {
+                    bench.run(tool, &cloud, store, "b-unchanged")?;
+                }
+                bench.run(tool, &cloud, store, "d-heat")?;
+                churn()?;
+                if store != "none" {
+                    bench.run(tool, &cloud, store, "c-churn")?;
+                }
             }
         }
         let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "0"], LISTEN)?;
-        bench.baseline(&cloud, "none", "floor", "floor")?;
+        bench.run(Tool::PlainHttp, &cloud, "none", "floor")?;
         drop(cloud);
+        // (e) starts from empty stores: a new database per tool, a new embedded file.
         let cloud = Cloud::start(&bench.bin, &["--benchmark", "--latency-ms", "20"], LISTEN)?;
-        for store in ["embedded", "mongodb", "none"] {
-            let scratch = out.join(format!("syncer-{store}"));
-            let _ = std::fs::remove_file(scratch.join("inventory.sqlite"));
-            bench.syncer(&cloud, store, "e-latency", false)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ =
+                std::fs::remove_file(out.join(format!("syncer-embedded/inventory.sqlite{suffix}")));
         }
-        for store in ["mongodb", "none"] {
-            bench.baseline(&cloud, store, "e-latency", "")?;
+        for tool in [Tool::Syncer, Tool::Baseline] {
+            for &store in stores(tool) {
+                bench.run(tool, &cloud, store, "e-latency")?;
+            }
         }
-        bench.baseline(&cloud, "none", "floor-latency", "floor")?;
+        bench.run(Tool::PlainHttp, &cloud, "none", "floor-latency")?;
         Ok(())
     })();
     let _ = bridge_child.kill();
@@ -456,7 +504,7 @@ pub fn bench() -> Result {
 }
 
 fn report(rows: &[Row], out: &Path) -> Result {
-    let mut table = String::from("| tool | store | scenario | wall s | cpu s | peak RSS MB | docs written | API requests | MB served | wall ratio (baseline/syncer) | RSS ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut table = String::from("| tool | store | scenario | wall s | cpu s | peak RSS MB | docs written | API requests | MB served | cloud cpu s | bridge cpu s | wall ratio (baseline/syncer) | RSS ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut json = String::from("[\n");
     for (i, r) in rows.iter().enumerate() {
         let baseline = rows
@@ -471,7 +519,7 @@ fn report(rows: &[Row], out: &Path) -> Result {
         };
         let _ = writeln!(
             table,
-            "| {} | {} | {} | {:.2} | {:.2} | {:.0} | {} | {} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:.0} | {} | {} | {:.1} | {:.1} | {} | {} | {} |",
             r.tool,
             r.store,
             r.scenario,
@@ -481,13 +529,18 @@ fn report(rows: &[Row], out: &Path) -> Result {
             r.writes,
             r.requests,
             r.bytes as f64 / 1e6,
+            r.cloud_cpu_s,
+            r.bridge_cpu_s
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_default(),
             wall_ratio,
             rss_ratio
         );
         let _ = writeln!(
             json,
-            "  {{\"tool\": \"{}\", \"store\": \"{}\", \"scenario\": \"{}\", \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"peak_rss_mb\": {:.1}, \"docs_written\": {}, \"api_requests\": {}, \"bytes_served\": {}}}{}",
-            r.tool, r.store, r.scenario, r.wall_s, r.cpu_s, r.rss_mb, r.writes, r.requests, r.bytes, if i + 1 < rows.len() { "," } else { "" }
+            "  {{\"tool\": \"{}\", \"store\": \"{}\", \"scenario\": \"{}\", \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"peak_rss_mb\": {:.1}, \"docs_written\": {}, \"api_requests\": {}, \"bytes_served\": {}, \"cloud_cpu_s\": {:.2}, \"bridge_cpu_s\": {}}}{}",
+            r.tool, r.store, r.scenario, r.wall_s, r.cpu_s, r.rss_mb, r.writes, r.requests, r.bytes, r.cloud_cpu_s,
+            r.bridge_cpu_s.map(|s| format!("{s:.2}")).unwrap_or_else(|| "null".into()), if i + 1 < rows.len() { "," } else { "" }
         );
     }
     json.push_str("]\n");

@@ -47,6 +47,11 @@ impl Cloud {
         })
     }
 
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its Keystone URL.
     pub(crate) fn auth_url(&self) -> String {
         format!("http://{}/identity/v3", self.listen)
