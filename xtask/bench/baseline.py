@@ -56,6 +56,9 @@ def sync(db, collection, source, items, counts):
         counts["listed"] += len(items)
         return
     coll = db[collection]
+    # The index a deployment of the Python syncer had; without it every update and
+    # retirement below is a collection scan.
+    coll.create_index([("source", 1), ("reference_id", 1)], unique=True)
     known = {d["reference_id"]: d for d in coll.find({"source": source}, {"_id": 0, "reference_id": 1, "cloud_meta": 1, "active": 1})}
     seen = set()
     now = time.time()
@@ -100,19 +103,20 @@ def all_stacks(conn):
 
 
 FLOOR_PATHS = [
-    ("compute", "/servers/detail?all_tenants=1&limit=1000"), ("compute", "/flavors/detail?is_public=None&limit=1000"),
-    ("compute", "/os-keypairs?limit=1000"), ("compute", "/os-server-groups?all_projects=True&limit=1000"),
-    ("compute", "/os-hypervisors/detail?limit=1000"), ("image", "/v2/images?limit=1000"),
-    ("network", "/v2.0/networks?limit=1000"), ("network", "/v2.0/subnets?limit=1000"), ("network", "/v2.0/ports?limit=1000"),
-    ("network", "/v2.0/routers?limit=1000"), ("network", "/v2.0/floatingips?limit=1000"),
-    ("network", "/v2.0/security-groups?limit=1000"), ("network", "/v2.0/security-group-rules?limit=1000"),
-    ("volumev3", "/volumes/detail?all_tenants=1&limit=1000"), ("volumev3", "/snapshots/detail?all_tenants=1&limit=1000"),
-    ("identity", "/projects?limit=1000"),
+    ("compute", "/servers/detail?all_tenants=1&limit=500"), ("compute", "/flavors/detail?is_public=None&limit=500"),
+    ("compute", "/os-keypairs?limit=500"), ("compute", "/os-server-groups?all_projects=True&limit=500"),
+    ("compute", "/os-hypervisors/detail?limit=500"), ("image", "/v2/images?limit=500"),
+    ("network", "/v2.0/networks?limit=500"), ("network", "/v2.0/subnets?limit=500"), ("network", "/v2.0/ports?limit=500"),
+    ("network", "/v2.0/routers?limit=500"), ("network", "/v2.0/floatingips?limit=500"),
+    ("network", "/v2.0/security-groups?limit=500"), ("network", "/v2.0/security-group-rules?limit=500"),
+    ("volumev3", "/volumes/detail?all_tenants=1&limit=500"), ("volumev3", "/snapshots/detail?all_tenants=1&limit=500"),
+    ("identity", "/projects?limit=500"),
 ]
 
 
 def floor(a):
-    """The floor: one plain HTTP client fetching every listing page, parsing each body."""
+    """The floor: one plain HTTP client fetching the listing pages syncer asks for (500
+    items, its default page size), parsing each body."""
     import requests
     s = requests.Session()
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": a.password}}},

@@ -257,7 +257,7 @@ fn syncer_config(
         ),
     };
     let mut text = format!(
-        "{store}\n[scheduler]\npage_size = 1000\n\n[clouds.bench]\nauth_url = \"{}\"\nusername = \"admin\"\npassword = \"{}\"\nproject_name = \"admin\"\n\n[heat]\ninterval = \"1h\"\n",
+        "{store}\n[clouds.bench]\nauth_url = \"{}\"\nusername = \"admin\"\npassword = \"{}\"\nproject_name = \"admin\"\n\n[heat]\ninterval = \"1h\"\n",
         cloud.auth_url(),
         cloud.password
     );

@@ -76,7 +76,10 @@ pub struct SyncOptions {
     /// The guard applies only to scopes with at least this many active documents:
     /// retiring 2 of 3 is not a disaster worth refusing.
     pub guard_min_scope: usize,
-    /// Statements per write batch.
+    /// Statements per write batch. Every job writing at once holds one batch of whole
+    /// documents, so this bounds memory as much as round-trips: 250 took the
+    /// benchmark's first sync into MongoDB from 149 MB to 127 MB peak RSS for 3% more
+    /// wall time (one command per batch either way, the store sends up to 500).
     pub batch_size: usize,
 }
 
@@ -86,7 +89,7 @@ impl Default for SyncOptions {
             max_retire_share: 0.5,
             allow_mass_retire: false,
             guard_min_scope: 10,
-            batch_size: 1000,
+            batch_size: 250,
         }
     }
 }
