@@ -64,6 +64,8 @@ def sync(db, collection, source, items, counts):
     now = time.time()
     for ref, meta in items:
         counts["listed"] += 1
+        if ref in seen:
+            continue  # listed twice (a resource two stacks share): keep the first
         seen.add(ref)
         old = known.get(ref)
         if old is None:

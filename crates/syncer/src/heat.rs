@@ -129,8 +129,8 @@ pub async fn run_once(spec: &HeatSpec, store: &dyn Store, pool: &WorkerPool) -> 
     let started_at = UtcMillis::now();
     let run = async {
         tracing::info!("run started");
-        let gathered = gather(spec, pool).await;
-        sync_all(spec, store, gathered).await
+        let listing = list(spec, pool).await;
+        sync_all(spec, store, pool, listing).await
     }
     .instrument(span);
     match spec.timeout {
@@ -172,16 +172,23 @@ pub async fn list_only(spec: &HeatSpec, pool: &WorkerPool) -> RunRecord {
         source: SOURCE.into(),
     };
     let mut run = RunRecord::start(String::new(), &spec.name, &scope, UtcMillis::now());
-    let gathered = gather(spec, pool).await;
-    run.listed =
-        gathered.stacks.len() as u64 + gathered.found.values().map(|v| v.len() as u64).sum::<u64>();
+    let listing = list(spec, pool).await;
+    run.listed = listing.stacks.len() as u64;
     run.pages = 1;
-    run.api_calls = gathered.requests.api_calls;
-    run.retries = gathered.requests.retries;
-    run.throttled = gathered.requests.throttled;
-    run.error = gathered
-        .failure
-        .or_else(|| gathered.broken.values().next().cloned());
+    run.api_calls = listing.requests.api_calls;
+    run.retries = listing.requests.retries;
+    run.throttled = listing.requests.throttled;
+    run.error = listing.failure;
+    if run.error.is_none() {
+        for (_, wanted) in listing.wanted {
+            let details = fetch_details(spec, pool, wanted).await;
+            run.listed += details.items.len() as u64;
+            run.api_calls += details.api_calls;
+            if run.error.is_none() {
+                run.error = details.broken;
+            }
+        }
+    }
     if run.error.is_none() {
         run.outcome = syncer_store::Outcome::Succeeded;
     }
@@ -189,17 +196,30 @@ pub async fn list_only(spec: &HeatSpec, pool: &WorkerPool) -> RunRecord {
     run
 }
 
-/// What the listing and detail calls found.
+/// What the stack and resource listings found.
 #[derive(Default)]
-struct Gathered {
+struct Listing {
     stacks: Vec<Listed>,
-    /// Details by collection.
-    found: BTreeMap<String, Vec<Listed>>,
-    /// Why a collection's listing is incomplete.
-    broken: BTreeMap<String, String>,
+    /// The details to fetch, by collection.
+    wanted: BTreeMap<String, Vec<Wanted>>,
     /// Why everything is incomplete (the stacks or a stack's resources could not be listed).
     failure: Option<String>,
     requests: Requests,
+}
+
+/// One mapped resource: whose get function, which physical id, which outermost stack.
+struct Wanted {
+    mapping: Mapping,
+    physical: String,
+    stack_id: String,
+}
+
+/// One collection's details.
+struct Details {
+    items: Vec<Listed>,
+    /// Why the collection's listing is incomplete.
+    broken: Option<String>,
+    api_calls: u64,
 }
 
 async fn call_list(
@@ -220,8 +240,9 @@ fn count(requests: &mut Requests, page: &Page) {
     requests.throttled += u64::from(page.throttled);
 }
 
-async fn gather(spec: &HeatSpec, pool: &WorkerPool) -> Gathered {
-    let mut out = Gathered::default();
+/// Every stack, and each stack's mapped resources (nested stacks included).
+async fn list(spec: &HeatSpec, pool: &WorkerPool) -> Listing {
+    let mut out = Listing::default();
     // Every stack of every project, page by page.
     let mut request = ListRequest {
         function: "stacks".into(),
@@ -260,7 +281,6 @@ async fn gather(spec: &HeatSpec, pool: &WorkerPool) -> Gathered {
 
     // Each stack's resources, nested stacks included; keep the mapped ones with a
     // physical id.
-    let mut wanted: Vec<(Mapping, String, String)> = Vec::new();
     let mut unmapped: BTreeMap<String, u64> = BTreeMap::new();
     let mut without_id = 0u64;
     for stack in &out.stacks {
@@ -293,7 +313,15 @@ async fn gather(spec: &HeatSpec, pool: &WorkerPool) -> Gathered {
                 continue;
             }
             match spec.map.get(kind) {
-                Some(mapping) => wanted.push((mapping.clone(), physical.to_owned(), id.clone())),
+                Some(mapping) => out
+                    .wanted
+                    .entry(mapping.collection.clone())
+                    .or_default()
+                    .push(Wanted {
+                        mapping: mapping.clone(),
+                        physical: physical.to_owned(),
+                        stack_id: id.clone(),
+                    }),
                 None => *unmapped.entry(kind.to_owned()).or_default() += 1,
             }
         }
@@ -307,63 +335,66 @@ async fn gather(spec: &HeatSpec, pool: &WorkerPool) -> Gathered {
             "Heat resources without a physical id (in progress or failed) skipped"
         );
     }
+    out
+}
 
-    // Their details, at most `concurrency` at once (and the pool bounds the threads).
+/// The details of one collection, at most `concurrency` calls at once (and the pool
+/// bounds the threads). Collections are fetched and synced one after the other, so a
+/// run holds one collection's details at a time, not the whole cloud's.
+async fn fetch_details(spec: &HeatSpec, pool: &WorkerPool, wanted: Vec<Wanted>) -> Details {
+    let mut out = Details {
+        items: Vec::new(),
+        broken: None,
+        api_calls: 0,
+    };
     let permits = Arc::new(tokio::sync::Semaphore::new(spec.concurrency));
     let mut calls = tokio::task::JoinSet::new();
-    for (mapping, physical, stack_id) in wanted {
+    for wanted in wanted {
         let (pool, permits, cloud) = (pool.clone(), permits.clone(), spec.cloud.clone());
         calls.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let plugin = mapping.plugin.clone();
+            let plugin = wanted.mapping.plugin.clone();
             let request = GetRequest {
-                function: mapping.function.clone(),
+                function: wanted.mapping.function.clone(),
                 cloud,
-                id: physical.clone(),
+                id: wanted.physical.clone(),
             };
             let result = pool.run(move || plugin.get(&request)).await;
-            (mapping, physical, stack_id, result)
+            (wanted, result)
         });
     }
     while let Some(joined) = calls.join_next().await {
-        let Ok((mapping, physical, stack_id, result)) = joined else {
+        let Ok((wanted, result)) = joined else {
             continue;
         };
-        out.requests.api_calls += 1;
+        out.api_calls += 1;
         match result {
-            Ok(Ok(Some(resource))) => out
-                .found
-                .entry(mapping.collection.clone())
-                .or_default()
-                .push(Listed {
-                    resource,
-                    source_id: Some(stack_id),
-                }),
+            Ok(Ok(Some(resource))) => out.items.push(Listed {
+                resource,
+                source_id: Some(wanted.stack_id),
+            }),
             // Gone from the cloud: absent, so it retires.
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
-                out.broken
-                    .entry(mapping.collection.clone())
-                    .or_insert_with(|| {
-                        format!(
-                            "{}.{} {physical}: {e}",
-                            mapping.plugin.manifest.name, mapping.function
-                        )
-                    });
+                let Wanted {
+                    mapping, physical, ..
+                } = &wanted;
+                out.broken.get_or_insert_with(|| {
+                    format!(
+                        "{}.{} {physical}: {e}",
+                        mapping.plugin.manifest.name, mapping.function
+                    )
+                });
             }
             Err(e) => {
-                out.broken
-                    .entry(mapping.collection.clone())
-                    .or_insert_with(|| e.to_string());
+                out.broken.get_or_insert_with(|| e.to_string());
             }
         }
     }
     // Stable order: the engine keeps the first of duplicates (a resource two stacks share).
-    for items in out.found.values_mut() {
-        items.sort_by(|a, b| {
-            (&a.resource.reference_id, &a.source_id).cmp(&(&b.resource.reference_id, &b.source_id))
-        });
-    }
+    out.items.sort_by(|a, b| {
+        (&a.resource.reference_id, &a.source_id).cmp(&(&b.resource.reference_id, &b.source_id))
+    });
     out
 }
 
@@ -391,31 +422,38 @@ impl PageSource for Prepared {
     }
 }
 
-async fn sync_all(spec: &HeatSpec, store: &dyn Store, mut gathered: Gathered) -> Vec<RunRecord> {
+async fn sync_all(
+    spec: &HeatSpec,
+    store: &dyn Store,
+    pool: &WorkerPool,
+    mut listing: Listing,
+) -> Vec<RunRecord> {
     let mut runs = Vec::new();
     for collection in collections(spec) {
-        let is_stacks = collection == spec.stack_collection;
-        let items = if is_stacks {
-            std::mem::take(&mut gathered.stacks)
-        } else {
-            gathered.found.remove(&collection).unwrap_or_default()
-        };
         // The stack collection is complete once the stacks are listed; the others need
         // every stack's resources and every detail.
-        let error = match (&gathered.failure, is_stacks) {
-            (Some(failure), false) => Some(failure.clone()),
-            (Some(failure), true) if failure.starts_with("heat.stacks") => Some(failure.clone()),
-            _ if is_stacks => None,
-            _ => gathered.broken.get(&collection).cloned(),
+        let (items, error, requests) = if collection == spec.stack_collection {
+            let error = listing
+                .failure
+                .clone()
+                .filter(|failure| failure.starts_with("heat.stacks"));
+            let items = std::mem::take(&mut listing.stacks);
+            (items, error, listing.requests.clone())
+        } else if let Some(failure) = &listing.failure {
+            (Vec::new(), Some(failure.clone()), Requests::default())
+        } else {
+            let wanted = listing.wanted.remove(&collection).unwrap_or_default();
+            let details = fetch_details(spec, pool, wanted).await;
+            let requests = Requests {
+                api_calls: details.api_calls,
+                ..Requests::default()
+            };
+            (details.items, details.broken, requests)
         };
         let mut pages = Prepared {
             items: Some(items),
             error,
-            requests: if is_stacks {
-                gathered.requests.clone()
-            } else {
-                Requests::default()
-            },
+            requests,
         };
         let scope = Scope {
             collection: collection.clone(),
