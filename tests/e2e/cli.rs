@@ -197,7 +197,8 @@ fn plugins_lists_the_builtins() {
 
 #[test]
 fn a_crash_mid_run_leaves_the_committed_batches_and_the_next_run_repairs() {
-    // 3,000 items in pages of 500, 300 ms a page: batches of 1,000 commit as it goes.
+    // 3,000 items in pages of 500, 300 ms a page: the engine's batches commit as it goes.
+    let batch = syncer_engine::SyncOptions::default().batch_size;
     let s = Scratch::new(
         &DEMO
             .replace("count = 1234", "count = 3000\npage_delay_ms = 300")
@@ -216,9 +217,9 @@ fn a_crash_mid_run_leaves_the_committed_batches_and_the_next_run_repairs() {
         committed.len()
     );
     assert_eq!(
-        committed.len() % 1000,
+        committed.len() % batch,
         0,
-        "a batch was half-committed: {}",
+        "a batch of {batch} was half-committed: {}",
         committed.len()
     );
     assert!(committed
