@@ -623,6 +623,21 @@ fn links_tail(out: &mut String, key: &str, href: Option<&str>) {
     }
 }
 
+/// One object by id (a service's show call), or the service's 404 in its own words.
+fn show_or_404(
+    cx: &Cx,
+    svc: Svc,
+    kind: Kind,
+    id: &str,
+    key: Option<&str>,
+    not_found: &str,
+) -> Result<Resp, Act> {
+    Ok(match cx.st.table(kind).get(id) {
+        Some((i, _)) => Resp::json(200, show(cx, kind, i, key)),
+        None => err(svc, 404, not_found),
+    })
+}
+
 fn show(cx: &Cx, kind: Kind, i: u32, key: Option<&str>) -> String {
     let mut out = String::with_capacity(4096);
     let mut vals = Vals::default();
@@ -846,14 +861,14 @@ fn nova_inner(rq: &mut Rq, segs: &[&str], v: (u32, u32)) -> Result<Resp, Act> {
         }
         ["servers", id] => {
             rq.set_route("/compute/v2.1/servers/{id}");
-            match st.table(Kind::Server).get(id) {
-                Some((i, _)) => Ok(Resp::json(200, show(&cx, Kind::Server, i, Some("server")))),
-                None => Ok(err(
-                    Svc::Nova,
-                    404,
-                    &format!("Instance {id} could not be found."),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Nova,
+                Kind::Server,
+                id,
+                Some("server"),
+                &format!("Instance {id} could not be found."),
+            )
         }
         ["flavors", "detail"] => {
             rq.set_route("/compute/v2.1/flavors/detail");
@@ -882,14 +897,14 @@ fn nova_inner(rq: &mut Rq, segs: &[&str], v: (u32, u32)) -> Result<Resp, Act> {
         }
         ["flavors", id] => {
             rq.set_route("/compute/v2.1/flavors/{id}");
-            match st.table(Kind::Flavor).get(id) {
-                Some((i, _)) => Ok(Resp::json(200, show(&cx, Kind::Flavor, i, Some("flavor")))),
-                None => Ok(err(
-                    Svc::Nova,
-                    404,
-                    &format!("Flavor {id} could not be found."),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Nova,
+                Kind::Flavor,
+                id,
+                Some("flavor"),
+                &format!("Flavor {id} could not be found."),
+            )
         }
         ["os-keypairs"] => {
             rq.set_route("/compute/v2.1/os-keypairs");
@@ -986,17 +1001,14 @@ fn nova_inner(rq: &mut Rq, segs: &[&str], v: (u32, u32)) -> Result<Resp, Act> {
         }
         ["os-server-groups", id] => {
             rq.set_route("/compute/v2.1/os-server-groups/{id}");
-            match st.table(Kind::ServerGroup).get(id) {
-                Some((i, _)) => Ok(Resp::json(
-                    200,
-                    show(&cx, Kind::ServerGroup, i, Some("server_group")),
-                )),
-                None => Ok(err(
-                    Svc::Nova,
-                    404,
-                    &format!("Server group {id} could not be found."),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Nova,
+                Kind::ServerGroup,
+                id,
+                Some("server_group"),
+                &format!("Server group {id} could not be found."),
+            )
         }
         ["os-hypervisors", "detail"] => {
             rq.set_route("/compute/v2.1/os-hypervisors/detail");
@@ -1138,14 +1150,14 @@ fn glance(rq: &mut Rq, segs: &[&str]) -> Result<Resp, Act> {
                 nova: NOVA_MIN,
                 cinder: CINDER_MIN,
             };
-            match st.table(Kind::Image).get(id) {
-                Some((i, _)) => Ok(Resp::json(200, show(&cx, Kind::Image, i, None))),
-                None => Ok(err(
-                    Svc::Glance,
-                    404,
-                    &format!("No image found with ID {id}"),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Glance,
+                Kind::Image,
+                id,
+                None,
+                &format!("No image found with ID {id}"),
+            )
         }
         _ => Ok(err(Svc::Glance, 404, "not found")),
     }
@@ -1251,14 +1263,14 @@ fn neutron(rq: &mut Rq, segs: &[&str]) -> Result<Resp, Act> {
         }
         [id] => {
             rq.set_route(&format!("/network/v2.0/{plural}/{{id}}"));
-            match st.table(kind).get(id) {
-                Some((i, _)) => Ok(Resp::json(200, show(&cx, kind, i, Some(singular)))),
-                None => Ok(err(
-                    Svc::Neutron,
-                    404,
-                    &format!("{singular} {id} could not be found."),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Neutron,
+                kind,
+                id,
+                Some(singular),
+                &format!("{singular} {id} could not be found."),
+            )
         }
         _ => Ok(err(Svc::Neutron, 404, "The resource could not be found.")),
     }
@@ -1387,14 +1399,14 @@ fn cinder_inner(rq: &mut Rq, segs: &[&str], v: (u32, u32)) -> Result<Resp, Act> 
         }
         [id] => {
             rq.set_route(&format!("/volume/v3/{{project_id}}/{plural}/{{id}}"));
-            match st.table(kind).get(id) {
-                Some((i, _)) => Ok(Resp::json(200, show(&cx, kind, i, Some(singular)))),
-                None => Ok(err(
-                    Svc::Cinder,
-                    404,
-                    &format!("{singular} {id} could not be found."),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Cinder,
+                kind,
+                id,
+                Some(singular),
+                &format!("{singular} {id} could not be found."),
+            )
         }
         _ => Ok(err(Svc::Cinder, 404, "The resource could not be found.")),
     }
@@ -1654,17 +1666,14 @@ pub(crate) fn keystone_projects(rq: &mut Rq, rest: &[&str]) -> Result<Resp, Act>
         }
         [id] => {
             rq.set_route("/identity/v3/projects/{id}");
-            match st.table(Kind::Project).get(id) {
-                Some((i, _)) => Ok(Resp::json(
-                    200,
-                    show(&cx, Kind::Project, i, Some("project")),
-                )),
-                None => Ok(err(
-                    Svc::Keystone,
-                    404,
-                    &format!("Could not find project: {id}."),
-                )),
-            }
+            show_or_404(
+                &cx,
+                Svc::Keystone,
+                Kind::Project,
+                id,
+                Some("project"),
+                &format!("Could not find project: {id}."),
+            )
         }
         _ => Ok(err(Svc::Keystone, 404, "not found")),
     }
