@@ -150,7 +150,9 @@ pub async fn run_once(spec: &HeatSpec, store: &dyn Store, pool: &WorkerPool) -> 
                     started_at,
                 );
                 record.error = Some(format!(
-                    "timed out after {}s; nothing retired",
+                    // Collections are synced one after another; those done before the
+                    // limit keep their own run records.
+                    "timed out after {}s; collections not synced by then retired nothing",
                     limit.as_secs()
                 ));
                 if let Err(e) = store.record_run(&record).await {
