@@ -33,17 +33,7 @@ fn once_twice_writes_nothing_the_second_time() {
     let second = s.syncer(&["once", "--job", "Item"]);
     assert_eq!(second.code(), 0, "{}", second.stderr());
 
-    let runs = s
-        .syncer(&["export", "--collection", "sync_runs"])
-        .json_lines();
-    assert_eq!(runs.len(), 2);
-    assert_eq!(
-        (runs[0]["inserted"].as_u64(), runs[0]["pages"].as_u64()),
-        (Some(1234), Some(13))
-    );
-    for key in ["inserted", "updated", "retired"] {
-        assert_eq!(runs[1][key], 0, "second run wrote: {}", runs[1]);
-    }
+    let runs = s.assert_second_run_wrote_nothing(1234, 13);
     assert_eq!(runs[1]["unchanged"], 1234);
 
     let docs = s.syncer(&["export", "--collection", "Item"]).json_lines();

@@ -31,17 +31,7 @@ fn once_twice_against_mongodb_writes_nothing_the_second_time() {
     let second = s.syncer(&["once"]);
     assert_eq!(second.code(), 0, "{}", second.stderr());
 
-    let runs = s
-        .syncer(&["export", "--collection", "sync_runs"])
-        .json_lines();
-    assert_eq!(runs.len(), 2);
-    assert_eq!(
-        (runs[0]["inserted"].as_u64(), runs[0]["pages"].as_u64()),
-        (Some(730), Some(8))
-    );
-    for key in ["inserted", "updated", "retired"] {
-        assert_eq!(runs[1][key], 0, "second run wrote: {}", runs[1]);
-    }
+    s.assert_second_run_wrote_nothing(730, 8);
     let docs = s.syncer(&["export", "--collection", "Item"]).json_lines();
     assert_eq!(docs.len(), 730);
     assert_eq!(docs[0]["reference_id"], "item-000000");

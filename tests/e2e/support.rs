@@ -79,6 +79,27 @@ impl Scratch {
             .unwrap();
         Run(output)
     }
+
+    /// After two runs of one job: asserts that the first inserted `inserted` documents
+    /// in `pages` pages and the second wrote nothing; returns the two run records.
+    pub fn assert_second_run_wrote_nothing(
+        &self,
+        inserted: u64,
+        pages: u64,
+    ) -> Vec<serde_json::Value> {
+        let runs = self
+            .syncer(&["export", "--collection", "sync_runs"])
+            .json_lines();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(
+            (runs[0]["inserted"].as_u64(), runs[0]["pages"].as_u64()),
+            (Some(inserted), Some(pages))
+        );
+        for key in ["inserted", "updated", "retired"] {
+            assert_eq!(runs[1][key], 0, "second run wrote: {}", runs[1]);
+        }
+        runs
+    }
 }
 
 /// A finished `syncer` process.

@@ -182,7 +182,7 @@ pub async fn list_only(spec: &HeatSpec, pool: &WorkerPool) -> RunRecord {
     run.throttled = listing.requests.throttled;
     run.error = listing.failure;
     if run.error.is_none() {
-        for (_, wanted) in listing.wanted {
+        for wanted in listing.wanted.into_values() {
             let details = fetch_details(spec, pool, wanted).await;
             run.listed += details.items.len() as u64;
             run.api_calls += details.api_calls;
