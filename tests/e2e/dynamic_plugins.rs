@@ -98,13 +98,7 @@ fn plugins_lists_the_so_files_as_dynamic_with_their_paths() {
     )));
     let run = s.syncer(&["plugins", "--format", "json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    let plugins = run.json();
-    let template = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "template")
-        .unwrap();
+    let template = run.plugin("template");
     assert_eq!(template["kind"], "dynamic");
     assert_eq!(template["path"], template_so().display().to_string());
     assert_eq!(
@@ -141,13 +135,7 @@ fn a_dynamic_plugin_replaces_a_builtin_only_when_the_config_says_so() {
     )));
     let run = s.syncer(&["plugins", "--format", "json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    let plugins = run.json();
-    let template = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "template")
-        .unwrap();
+    let template = run.plugin("template");
     assert_eq!(template["kind"], "dynamic");
     assert_eq!(template["path"], path.as_str());
 }

@@ -51,14 +51,7 @@ interval = "1h"
 
     let plugins = s.syncer(&["plugins", "--format", "json"]);
     assert_eq!(plugins.code(), 0, "{}", plugins.stderr());
-    let acme = plugins
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "acme")
-        .cloned()
-        .unwrap();
+    let acme = plugins.plugin("acme");
     assert_eq!(
         (acme["kind"].as_str(), acme["version"].as_str()),
         (Some("dynamic"), Some("0.3.0"))

@@ -123,6 +123,13 @@ impl Run {
         serde_json::from_slice(&self.0.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout()))
     }
+    /// The entry named `name` in the output of `syncer plugins --format json`.
+    pub fn plugin(&self, name: &str) -> serde_json::Value {
+        self.json()
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no plugin `{name}` listed: {}", self.stdout()))
+    }
     /// Standard output parsed as JSON lines.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.stdout()
